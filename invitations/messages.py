@@ -1,0 +1,129 @@
+"""The message format and the registry of message types.
+
+Every message is a JSON envelope: a unique id, its type, the shared
+synchronization id, a per-synchronization sequence number, sender and
+recipient addresses, a creation time and a type-specific payload. A new
+type is one `MessageType(...)` line here plus its handler.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+PROTOCOL_VERSION = 1
+INBOX_PATH = "/wire/v1/messages"
+
+
+class VisibleProjectSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=10)
+    name = serializers.CharField(max_length=120)
+
+
+class VisibleIssueTypeSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=60)
+
+
+class VisibleSerializer(serializers.Serializer):
+    """What one side's scope lets the partner see."""
+
+    projects = VisibleProjectSerializer(many=True)
+    issue_types = VisibleIssueTypeSerializer(many=True)
+
+
+class InvitationPayload(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    sync_type = serializers.ChoiceField(choices=["cloud_to_cloud"])
+    visible = VisibleSerializer()
+
+
+class VisiblePayload(serializers.Serializer):
+    visible = VisibleSerializer()
+
+
+class EmptyPayload(serializers.Serializer):
+    pass
+
+
+@dataclass(frozen=True)
+class MessageType:
+    name: str
+    payload: type[serializers.Serializer]
+    creates_synchronization: bool = False
+
+
+REGISTRY: dict[str, MessageType] = {
+    t.name: t
+    for t in [
+        MessageType("invitation", InvitationPayload, creates_synchronization=True),
+        MessageType("accept", VisiblePayload),
+        MessageType("reject", EmptyPayload),
+        MessageType("delete", EmptyPayload),
+        MessageType("scope_changed", VisiblePayload),
+    ]
+}
+
+
+class EnvelopeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.ChoiceField(choices=sorted(REGISTRY))
+    synchronization_id = serializers.UUIDField()
+    sequence = serializers.IntegerField(min_value=1)
+    sender = serializers.CharField(max_length=200)
+    recipient = serializers.CharField(max_length=200)
+    created_at = serializers.DateTimeField()
+    payload = serializers.DictField()
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        payload = REGISTRY[attrs["type"]].payload(data=attrs["payload"])
+        if not payload.is_valid():
+            raise serializers.ValidationError({"payload": payload.errors})
+        attrs["payload"] = payload.validated_data
+        return attrs
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: uuid.UUID
+    type: str
+    synchronization_id: uuid.UUID
+    sequence: int
+    sender: str
+    recipient: str
+    created_at: datetime
+    payload: dict[str, Any]
+
+
+class MalformedMessage(ValueError):
+    pass
+
+
+def envelope_encode(envelope: Envelope) -> bytes:
+    data = {
+        "id": str(envelope.id),
+        "type": envelope.type,
+        "synchronization_id": str(envelope.synchronization_id),
+        "sequence": envelope.sequence,
+        "sender": envelope.sender,
+        "recipient": envelope.recipient,
+        "created_at": envelope.created_at.isoformat(),
+        "payload": envelope.payload,
+    }
+    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+
+
+def envelope_decode(body: bytes) -> Envelope:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MalformedMessage("the body is not valid JSON") from e
+    if not isinstance(data, dict):
+        raise MalformedMessage("the body is not a JSON object")
+    s = EnvelopeSerializer(data=data)
+    if not s.is_valid():
+        raise MalformedMessage(f"the message is not valid: {json.dumps(s.errors)}")
+    return Envelope(**s.validated_data)

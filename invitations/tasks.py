@@ -1,0 +1,30 @@
+"""Celery tasks: thin doorbells that call the delivery service."""
+from __future__ import annotations
+
+import uuid
+
+from celery import shared_task
+
+from invitations.delivery import due_messages, message_deliver
+from invitations.models import OutboxMessage
+
+# Short waits ride on a countdown; longer ones stay in the database
+# (next_attempt_at) for the sweep, never beyond the broker's visibility timeout.
+MAX_COUNTDOWN_SECONDS = 60
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_message(outbox_id: str) -> None:
+    retry_in = message_deliver(outbox_id=uuid.UUID(outbox_id))
+    if retry_in is not None and retry_in <= MAX_COUNTDOWN_SECONDS:
+        deliver_message.apply_async((outbox_id,), countdown=retry_in)
+
+
+@shared_task(ignore_result=True)
+def sweep_outbox(limit: int = 1000) -> int:
+    """Ring again for every message that is due: covers lost tasks and long backoffs."""
+    ids = list(OutboxMessage.objects.filter(due_messages()).order_by("next_attempt_at")
+               .values_list("id", flat=True)[:limit])
+    for outbox_id in ids:
+        deliver_message.delay(str(outbox_id))
+    return len(ids)

@@ -1,0 +1,104 @@
+"""The one seam for outgoing server-to-server HTTP.
+
+Only addresses in the site directory are contacted; redirects are never
+followed; every call has connect and read timeouts and a response size cap.
+Failures are classified: transient ones are retried, permanent ones shown.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from invitations.directory import SiteDirectory, UnknownSite
+
+RETRYABLE_STATUSES = {408, 409, 425, 429}
+
+
+class TransportError(Exception):
+    def __init__(
+        self, message: str, *, permanent: bool, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _error_text(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+        if isinstance(data, dict) and "error" in data:
+            return str(data["error"])
+    except ValueError:
+        pass
+    return body[:200].decode("utf-8", "replace")
+
+
+def request(
+    method: str, address: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """Send one request to the site known as `address`; raise TransportError unless it answers 2xx."""
+    try:
+        base = SiteDirectory.load().base_url(address)
+    except UnknownSite as e:
+        raise TransportError(str(e), permanent=True) from e
+    url = base + path
+    try:
+        with requests.request(
+            method,
+            url,
+            data=body,
+            headers=headers,
+            timeout=(settings.OUTGOING_CONNECT_TIMEOUT, settings.OUTGOING_READ_TIMEOUT),
+            allow_redirects=False,
+            stream=True,
+        ) as r:
+            chunks, size = [], 0
+            for chunk in r.iter_content(64 * 1024):
+                size += len(chunk)
+                if size > settings.OUTGOING_MAX_RESPONSE_BYTES:
+                    raise TransportError(f"{address} answered more than the size cap", permanent=True)
+                chunks.append(chunk)
+            content = b"".join(chunks)
+            status = r.status_code
+            retry_after = _retry_after(r.headers.get("Retry-After"))
+    except requests.Timeout as e:
+        raise TransportError(f"{address} did not answer in time", permanent=False) from e
+    except requests.RequestException as e:
+        raise TransportError(f"{address} could not be reached", permanent=False) from e
+    if 200 <= status < 300:
+        return Response(status, content)
+    if 300 <= status < 400:
+        raise TransportError(f"{address} answered a redirect ({status}); redirects are not followed",
+                             permanent=True, status=status)
+    text = f"{address} answered {status}: {_error_text(content)}"
+    permanent = status < 500 and status not in RETRYABLE_STATUSES
+    raise TransportError(text, permanent=permanent, status=status, retry_after=retry_after)

@@ -1,0 +1,199 @@
+"""Settings for one simulated Jira site, read from environment variables.
+
+The defaults make `make demo` work with nothing running (SQLite and an embedded
+broker under var/<site>/); docker-compose.yml and the tests set the rest.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    return os.getenv(name, default).lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: str) -> int:
+    return int(os.getenv(name, default))
+
+
+def envsecret(name: str, default: str) -> str:
+    """Read NAME, or the contents of the file named by NAME_FILE (Docker secrets)."""
+    path = os.getenv(f"{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.getenv(name, default)
+
+
+# --- The site's identity -------------------------------------------------
+SITE_NAME = os.getenv("SITE_NAME", "alpha")
+# The public address partners know this site by; also the canonical base of
+# every signed @target-uri, whatever host and port the request really hit.
+SITE_ADDRESS = os.getenv("SITE_ADDRESS", f"https://{SITE_NAME}.atlassian.net")
+# NAME.atlassian.net=http://host:port pairs, comma separated: where each known
+# site really runs. It is also the allowlist of outgoing server-to-server calls.
+SITE_DIRECTORY = os.getenv(
+    "SITE_DIRECTORY",
+    "alpha.atlassian.net=http://127.0.0.1:8001,beta.atlassian.net=http://127.0.0.1:8002",
+)
+VAR_DIR = Path(os.getenv("VAR_DIR", str(BASE_DIR / "var" / SITE_NAME)))
+
+SECRET_KEY = envsecret("SECRET_KEY", f"insecure-demo-key-for-{SITE_NAME}-change-me-in-production-0123456789")
+# Encrypts the site's private signing key at rest; defaults to SECRET_KEY.
+SIGNING_KEY_SECRET = envsecret("SIGNING_KEY_SECRET", "") or SECRET_KEY
+DEBUG = envbool("DEBUG", "0")
+ALLOWED_HOSTS = os.getenv("ALLOWED_HOSTS", "*").split(",")
+CSRF_TRUSTED_ORIGINS = [o for o in os.getenv("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+# --- Outgoing calls and the wire -----------------------------------------
+OUTGOING_CONNECT_TIMEOUT = float(os.getenv("OUTGOING_CONNECT_TIMEOUT", "3"))
+OUTGOING_READ_TIMEOUT = float(os.getenv("OUTGOING_READ_TIMEOUT", "10"))
+OUTGOING_MAX_RESPONSE_BYTES = envint("OUTGOING_MAX_RESPONSE_BYTES", "1048576")
+INBOUND_MAX_BODY_BYTES = envint("INBOUND_MAX_BODY_BYTES", "262144")
+SIGNATURE_MAX_AGE_SECONDS = envint("SIGNATURE_MAX_AGE_SECONDS", "300")
+SIGNATURE_MAX_SKEW_SECONDS = envint("SIGNATURE_MAX_SKEW_SECONDS", "30")
+# Retry schedule: exponential backoff with full jitter, capped, for DELIVERY_GIVE_UP_AFTER.
+DELIVERY_BACKOFF_BASE_SECONDS = float(os.getenv("DELIVERY_BACKOFF_BASE_SECONDS", "1"))
+DELIVERY_BACKOFF_MAX_SECONDS = float(os.getenv("DELIVERY_BACKOFF_MAX_SECONDS", "300"))
+DELIVERY_GIVE_UP_AFTER_SECONDS = envint("DELIVERY_GIVE_UP_AFTER_SECONDS", str(3 * 24 * 3600))
+# How long a worker owns a claimed message before another may take it over.
+DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", "60")
+DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECONDS", "5"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_htmx",
+    "jira",
+    "invitations",
+    "synchronizations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "issuesync.urls"
+WSGI_APPLICATION = "issuesync.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "jira.context_processors.site",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL with DATABASE_URL, else SQLite per site ----------
+DATABASE_URL = os.getenv("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            # Web, worker and beat share this file: WAL plus IMMEDIATE
+            # transactions and a busy timeout avoid "database is locked".
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "synchronizations:list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(os.getenv("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_NAME = f"issuesync_{SITE_NAME}_session"
+CSRF_COOKIE_NAME = f"issuesync_{SITE_NAME}_csrftoken"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "0")
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "0")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
+
+# --- Celery --------------------------------------------------------------
+REDIS_URL = os.getenv("REDIS_URL", "")
+# The embedded default is kombu's SQLAlchemy transport on a SQLite file: it
+# works across processes with nothing to install or run, and keeps queued
+# tasks across restarts (the filesystem transport was slower in trials).
+CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}")
+CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", f"issuesync-{SITE_NAME}")
+CELERY_TASK_IGNORE_RESULT = True
+# The database is the source of truth and the broker only a doorbell: a task
+# is acknowledged after it ran, requeued if its worker dies, one at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "polling_interval": 0.1}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Issue Sync Pro: Synchronizations API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s [" + SITE_NAME + "] %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from invitations import views as wire
+from issuesync.health import healthz
+from jira import api as jira_api
+from synchronizations.api import SynchronizationViewSet
+
+router = DefaultRouter()
+router.register("synchronizations", SynchronizationViewSet, basename="synchronization")
+
+urlpatterns = [
+    path(".well-known/issue-sync", wire.discovery, name="discovery"),
+    path("wire/v1/messages", wire.inbox, name="inbox"),
+    path("healthz", healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("django-admin/", admin.site.urls),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("rest/api/3/", include(jira_api.urlpatterns)),
+    path("", include("synchronizations.urls")),
+]

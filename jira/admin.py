@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from jira.models import IssueType, Project, SiteConfiguration
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("key", "name", "project_type")
+    search_fields = ("key", "name")
+
+
+@admin.register(IssueType)
+class IssueTypeAdmin(admin.ModelAdmin):
+    list_display = ("name", "subtask", "hierarchy_level")
+
+
+@admin.register(SiteConfiguration)
+class SiteConfigurationAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "issue_sync_installed", "issue_sync_active")
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return not SiteConfiguration.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

@@ -1,0 +1,31 @@
+"""Seed this site's projects, issue types, users and signing key; safe to run again."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from invitations.keys import site_key_load_or_create
+from jira.models import IssueType, Project, SiteConfiguration
+from jira.seed import DEFAULT_ISSUE_TYPES, DEFAULT_PROJECTS, SITE_ISSUE_TYPES, SITE_PROJECTS
+
+
+class Command(BaseCommand):
+    help = "Create the demo projects, issue types, admin/admin and member/member (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        name = settings.SITE_NAME
+        for key, pname, ptype in SITE_PROJECTS.get(name, DEFAULT_PROJECTS):
+            Project.objects.get_or_create(key=key, defaults={"name": pname, "project_type": ptype})
+        for tname, subtask, level in SITE_ISSUE_TYPES.get(name, DEFAULT_ISSUE_TYPES):
+            IssueType.objects.get_or_create(name=tname, defaults={"subtask": subtask, "hierarchy_level": level})
+        SiteConfiguration.load()
+        User = get_user_model()
+        if not User.objects.filter(username="admin").exists():
+            User.objects.create_superuser("admin", "admin@example.com", "admin", first_name="Site", last_name="Admin")
+        if not User.objects.filter(username="member").exists():
+            User.objects.create_user("member", "member@example.com", "member", first_name="Team", last_name="Member")
+        key = site_key_load_or_create()
+        self.stdout.write(f"{settings.SITE_ADDRESS}: seeded; signing key {key.key_id}")

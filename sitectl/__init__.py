@@ -1,0 +1,138 @@
+"""Start and stop whole sites (web, worker, beat) as real processes.
+
+`make demo`, the live tests and the benchmarks all use this, and every
+process goes through `bin/site`, the entrypoint docker-compose.yml runs too.
+Each process gets its own process group so that stopping a site ends
+gunicorn's and Celery's children as well.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "bin" / "site"
+ROLES = ("web", "worker", "beat")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.05, what: str = "") -> object:
+    """Poll until `condition()` is truthy; raise TimeoutError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = condition()
+            if result:
+                return result
+        except Exception:  # noqa: BLE001 - a condition may fail until it holds
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+@dataclass
+class Site:
+    name: str
+    port: int
+    env: dict[str, str]
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"https://{self.name}.atlassian.net"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.env["PYTHON"], str(ROOT / "manage.py"), *args], env=self.env, cwd=ROOT,
+                              check=check, capture_output=True, text=True)
+
+    def prepare(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / "prepare.log", "ab") as log:
+            subprocess.run([str(ENTRYPOINT), "prepare"], env=self.env, cwd=ROOT, check=True, stdout=log,
+                           stderr=subprocess.STDOUT)
+
+    def start(self, *roles: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for role in roles or ROLES:
+            if role in self.processes and self.processes[role].poll() is None:
+                continue
+            log = open(self.log_dir / f"{role}.log", "ab")  # noqa: SIM115 - lives as long as the process
+            self.processes[role] = subprocess.Popen(
+                [str(ENTRYPOINT), role], env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self, *roles: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        targets = [r for r in (roles or tuple(self.processes)) if r in self.processes]
+        for role in targets:
+            _signal_group(self.processes[role], sig)
+        for role in targets:
+            proc = self.processes.pop(role)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait(timeout=5)
+            _signal_group(proc, signal.SIGKILL)  # any child left behind in the group
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            web = self.processes.get("web")
+            if web is not None and web.poll() is not None:
+                raise RuntimeError(f"{self.name} web exited; see {self.log_dir / 'web.log'}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} was not healthy within {timeout}s; see {self.log_dir}")
+            time.sleep(0.1)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def directory_setting(ports: dict[str, int]) -> str:
+    return ",".join(f"{name}.atlassian.net=http://127.0.0.1:{port}" for name, port in ports.items())
+
+
+def make_site(name: str, port: int, *, directory: str, log_dir: Path, python: str = sys.executable,
+              **env: str) -> Site:
+    """A site's environment: the caller decides database, broker and queue through `env`."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "PYTEST"))}
+    full.update(
+        PYTHON=python,
+        SITE_NAME=name,
+        SITE_DIRECTORY=directory,
+        BIND=f"127.0.0.1:{port}",
+        PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="issuesync.settings",
+    )
+    full.update(env)
+    return Site(name=name, port=port, env=full, log_dir=log_dir)

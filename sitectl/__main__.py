@@ -1,0 +1,57 @@
+"""`python -m sitectl demo`: migrate, seed and run alpha and beta side by side until Ctrl-C."""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from types import FrameType
+
+from sitectl import ROOT, directory_setting, make_site
+
+
+def demo() -> int:
+    ports = {"alpha": 8001, "beta": 8002}
+    directory = directory_setting(ports)
+    sites = [make_site(name, port, directory=directory, log_dir=ROOT / "var" / name / "logs")
+             for name, port in ports.items()]
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for site in sites:
+            print(f"Preparing {site.address} (migrate, seed)...", flush=True)
+            site.prepare()
+        for site in sites:
+            site.start()
+        for site in sites:
+            site.wait_healthy(timeout=120)
+        print("\nIssueSync demo is running:\n")
+        for site in sites:
+            print(f"  {site.address:32} {site.url}/   (logs: {site.log_dir})")
+        print("\n  Log in as admin / admin (Jira administrator) or member / member (not an administrator).")
+        print("  Press Ctrl-C to stop both sites.\n", flush=True)
+        while not stopping:
+            for site in sites:
+                for role, proc in site.processes.items():
+                    if proc.poll() is not None:
+                        print(f"{site.name} {role} exited ({proc.returncode}); see {site.log_dir}", flush=True)
+                        return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("Stopping both sites...", flush=True)
+        for site in sites:
+            site.stop()
+        print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["demo"]:
+        print("usage: python -m sitectl demo", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(demo())

@@ -1,0 +1,158 @@
+"""The local admin's REST API: everything the page does (admins only, session or token)."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from invitations.models import OutboxMessage
+from invitations.outbox import outbox_retry
+from jira.models import IssueType, Project
+from synchronizations import services
+from synchronizations.models import Scope, Synchronization, SynchronizationType
+from synchronizations.selectors import synchronization_delivery, synchronization_list
+from synchronizations.states import InvitationStatus
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class ScopeSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=Scope.Mode.choices, default=Scope.Mode.SHOW_ALL)
+    projects = serializers.SlugRelatedField(slug_field="key", queryset=Project.objects.all(), many=True,
+                                            required=False)
+    issue_types = serializers.SlugRelatedField(slug_field="name", queryset=IssueType.objects.all(), many=True,
+                                               required=False)
+
+
+class DeliverySerializer(serializers.Serializer):
+    state = serializers.CharField()
+    attempts = serializers.IntegerField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField()
+    failed_message_id = serializers.UUIDField(allow_null=True)
+
+
+class SynchronizationSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    scope = serializers.SerializerMethodField()
+    delivery = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Synchronization
+        fields = ["id", "name", "sync_type", "partner_address", "role", "status", "status_label", "scope",
+                  "partner_visible", "created_at", "updated_at", "delivery"]
+
+    def get_scope(self, obj: Synchronization) -> dict[str, Any]:
+        return {"mode": obj.scope.mode, "projects": [p.key for p in obj.scope.projects.all()],
+                "issue_types": [t.name for t in obj.scope.issue_types.all()], "visible": obj.scope.visible()}
+
+    @extend_schema(responses=DeliverySerializer)
+    def get_delivery(self, obj: Synchronization) -> dict[str, Any]:
+        d = synchronization_delivery(obj)
+        return DeliverySerializer(d).data
+
+
+class CreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, allow_blank=True)
+    sync_type = serializers.ChoiceField(choices=SynchronizationType.choices,
+                                        default=SynchronizationType.CLOUD_TO_CLOUD)
+    partner_address = serializers.CharField(max_length=200)
+    scope = ScopeSerializer(required=False)
+
+
+def _scope_args(data: dict[str, Any] | None) -> dict[str, Any]:
+    data = data or {}
+    return {"scope_mode": data.get("mode", Scope.Mode.SHOW_ALL), "projects": data.get("projects", []),
+            "issue_types": data.get("issue_types", [])}
+
+
+def _call(fn: Any, **kwargs: Any) -> Any:
+    """Translate the services' refusals into 400 (bad input) and 409 (wrong status)."""
+    try:
+        return fn(**kwargs)
+    except ValidationError as e:
+        raise DRFValidationError(e.message_dict if hasattr(e, "error_dict") else {"detail": e.messages}) from e
+    except services.ActionRefused as e:
+        raise Conflict(str(e)) from e
+
+
+@extend_schema(parameters=[OpenApiParameter("status", enum=InvitationStatus.values, required=False)])
+class SynchronizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = SynchronizationSerializer
+
+    def get_queryset(self) -> Any:
+        status_filter = self.request.query_params.get("status") or None
+        if status_filter and status_filter not in InvitationStatus.values:
+            raise DRFValidationError({"status": f"Unknown status {status_filter!r}."})
+        return synchronization_list(status=status_filter).prefetch_related("scope__projects",
+                                                                           "scope__issue_types")
+
+    def get_object(self) -> Synchronization:
+        return get_object_or_404(Synchronization.listed.select_related("scope"), pk=self.kwargs["pk"])
+
+    @extend_schema(request=CreateSerializer, responses={201: SynchronizationSerializer})
+    def create(self, request: Request) -> Response:
+        s = CreateSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        sync = _call(services.synchronization_create, name=s.validated_data["name"],
+                     partner_address=s.validated_data["partner_address"], sync_type=s.validated_data["sync_type"],
+                     user=request.user, **_scope_args(s.validated_data.get("scope")))
+        return Response(SynchronizationSerializer(sync).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ScopeSerializer, responses=SynchronizationSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str) -> Response:
+        s = ScopeSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        sync = _call(services.synchronization_accept, synchronization=self.get_object(), user=request.user,
+                     **_scope_args(s.validated_data))
+        return Response(SynchronizationSerializer(sync).data)
+
+    @extend_schema(request=ScopeSerializer, responses=SynchronizationSerializer)
+    @action(detail=True, methods=["post"])
+    def scope(self, request: Request, pk: str) -> Response:
+        s = ScopeSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        sync = _call(services.synchronization_scope_update, synchronization=self.get_object(), user=request.user,
+                     **_scope_args(s.validated_data))
+        return Response(SynchronizationSerializer(sync).data)
+
+    @extend_schema(request=None, responses=SynchronizationSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        sync = _call(services.synchronization_reject, synchronization=self.get_object(), user=request.user)
+        return Response(SynchronizationSerializer(sync).data)
+
+    @extend_schema(request=None, responses=SynchronizationSerializer)
+    @action(detail=True, methods=["post"])
+    def delete(self, request: Request, pk: str) -> Response:
+        sync = _call(services.synchronization_delete, synchronization=self.get_object(), user=request.user)
+        return Response(SynchronizationSerializer(sync).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def remove(self, request: Request, pk: str) -> Response:
+        _call(services.synchronization_remove, synchronization=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=SynchronizationSerializer)
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        sync = self.get_object()
+        failed = OutboxMessage.objects.filter(synchronization_id=sync.pk, state="failed")
+        if not failed.exists():
+            raise Conflict("No failed message to retry.")
+        for message in failed:
+            outbox_retry(message=message)
+        return Response(SynchronizationSerializer(sync).data)

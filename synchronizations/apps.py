@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SynchronizationsConfig(AppConfig):
+    """The admin's world: synchronizations, their state machine, pages and the local API."""
+
+    name = "synchronizations"

@@ -1,0 +1,106 @@
+"""Synchronizations between this site and a partner site, and each side's scope."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from jira.models import IssueType, Project
+from synchronizations.states import InvitationStatus
+
+
+class Scope(models.Model):
+    """Which of this site's projects and issue types the partner sees."""
+
+    class Mode(models.TextChoices):
+        SHOW_ALL = "show_all", "Show all"
+        HIDE_ONLY_SELECTED = "hide_only_selected", "Hide only selected"
+        SHOW_ONLY_SELECTED = "show_only_selected", "Show only selected"
+
+    mode = models.CharField(max_length=20, choices=Mode.choices, default=Mode.SHOW_ALL)
+    projects = models.ManyToManyField(Project, blank=True, related_name="+")
+    issue_types = models.ManyToManyField(IssueType, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return self.get_mode_display()
+
+    def visible_projects(self) -> models.QuerySet[Project]:
+        return self._visible(Project.objects.all(), self.projects.all())
+
+    def visible_issue_types(self) -> models.QuerySet[IssueType]:
+        return self._visible(IssueType.objects.all(), self.issue_types.all())
+
+    def _visible(self, everything: models.QuerySet[Any], selected: models.QuerySet[Any]) -> models.QuerySet[Any]:
+        ids = selected.values("pk")
+        if self.mode == self.Mode.SHOW_ONLY_SELECTED:
+            return everything.filter(pk__in=ids)
+        if self.mode == self.Mode.HIDE_ONLY_SELECTED:
+            return everything.exclude(pk__in=ids)
+        return everything
+
+    def visible(self) -> dict[str, list[dict[str, str]]]:
+        """The wire form: what the partner may see."""
+        return {
+            "projects": [{"key": p.key, "name": p.name} for p in self.visible_projects()],
+            "issue_types": [{"name": t.name} for t in self.visible_issue_types()],
+        }
+
+
+class SynchronizationType(models.TextChoices):
+    CLOUD_TO_CLOUD = "cloud_to_cloud", "Cloud to Cloud"
+    CLOUD_TO_DATA_CENTER = "cloud_to_dc", "Cloud to Data Center"
+
+
+class Role(models.TextChoices):
+    INVITER = "inviter", "Inviter"
+    INVITEE = "invitee", "Invitee"
+
+
+class VisibleSynchronizationManager(models.Manager["Synchronization"]):
+    def get_queryset(self) -> models.QuerySet[Synchronization]:
+        return super().get_queryset().filter(removed_at__isnull=True)
+
+
+class Synchronization(models.Model):
+    # The same id on both sites: it names the connection on the wire.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    sync_type = models.CharField(
+        max_length=20, choices=SynchronizationType.choices, default=SynchronizationType.CLOUD_TO_CLOUD
+    )
+    partner_address = models.CharField(max_length=200)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    status = models.CharField(max_length=24, choices=InvitationStatus.choices, db_index=True)
+    scope = models.OneToOneField(Scope, on_delete=models.PROTECT, related_name="synchronization")
+    # What the partner's scope lets this side see, as the partner last announced it.
+    partner_visible = models.JSONField(default=dict, blank=True)
+    partner_key_id = models.CharField(max_length=300)
+    partner_public_key_pem = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    last_sent_sequence = models.PositiveIntegerField(default=0)
+    last_received_sequence = models.PositiveIntegerField(default=0)
+    # "Remove record" hides the row from this site's list but keeps it, so a
+    # late or repeated partner message is still recognised and absorbed.
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = models.Manager()
+    listed = VisibleSynchronizationManager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["removed_at", "status", "-updated_at"], name="sync_list")]
+
+    def __str__(self) -> str:
+        return f"{self.name} with {self.partner_address} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("synchronizations:detail", args=[self.pk])
+
+    @property
+    def status_enum(self) -> InvitationStatus:
+        return InvitationStatus(self.status)
