@@ -67,8 +67,8 @@ def signature_key_id(headers: Any) -> str:
         raise SignatureRefused("the Signature-Input header is malformed") from e
     if not isinstance(parsed, dict) or len(parsed) != 1:
         raise SignatureRefused("exactly one signature is expected")
-    (_member, params) = next(iter(parsed.values()))
-    key_id = params.get("keyid")
+    member: Any = next(iter(parsed.values()))
+    key_id = member[1].get("keyid") if isinstance(member, tuple) and isinstance(member[1], dict) else None
     if not isinstance(key_id, str):
         raise SignatureRefused("the signature names no key id")
     return key_id

@@ -120,7 +120,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "db.sqlite3",
+            "NAME": str(VAR_DIR / "db.sqlite3"),
             # Web, worker and beat share this file: WAL plus IMMEDIATE
             # transactions and a busy timeout avoid "database is locked".
             "OPTIONS": {

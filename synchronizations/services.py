@@ -127,7 +127,7 @@ def synchronization_create(
             name=name, sync_type=sync_type, partner_address=address, role=Role.INVITER,
             status=_check(None, Action.CREATE), scope=scope, partner_key_id=partner.key_id,
             partner_public_key_pem=partner.public_key_pem,
-            created_by=user if isinstance(user, AbstractBaseUser) else None,
+            created_by=user if isinstance(user, AbstractBaseUser) else None,  # type: ignore[misc]
         )
         _send(sync, "invitation", {"name": name, "sync_type": sync_type, "visible": scope.visible()}, user)
         sync.save()
@@ -192,7 +192,9 @@ def synchronization_scope_update(
     return sync
 
 
-def message_apply(*, envelope: Envelope, body: bytes, partner_key_id: str = "", partner_public_key_pem: str = "") -> str:
+def message_apply(
+    *, envelope: Envelope, body: bytes, partner_key_id: str = "", partner_public_key_pem: str = ""
+) -> str:
     """Apply a verified partner message exactly once. Returns "applied", "absorbed" or "duplicate".
 
     The message id is recorded in the same transaction as the effect, so a
@@ -248,6 +250,6 @@ def _invitation_receive(envelope: Envelope, key_id: str, public_key_pem: str) ->
     return Synchronization.objects.create(
         id=envelope.synchronization_id, name=payload["name"], sync_type=payload["sync_type"],
         partner_address=envelope.sender, role=Role.INVITEE,
-        status=next_status(None, Received.INVITATION), scope=scope, partner_visible=payload["visible"],
+        status=InvitationStatus.INVITATION_RECEIVED, scope=scope, partner_visible=payload["visible"],
         partner_key_id=key_id, partner_public_key_pem=public_key_pem, last_received_sequence=1,
     )

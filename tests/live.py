@@ -42,7 +42,7 @@ def template_database(run_id: str) -> str:
 class LiveSites:
     """alpha and beta, each with web, worker and beat, that know each other through the directory."""
 
-    def __init__(self, template: str, names: tuple[str, ...] = ("alpha", "beta"), **env: str) -> None:
+    def __init__(self, template: str, *, names: tuple[str, ...] = ("alpha", "beta"), **env: str) -> None:
         self.run_id = uuid.uuid4().hex[:8]
         self.ports = {name: free_port() for name in names}
         self.directory = directory_setting(self.ports)
@@ -88,10 +88,10 @@ def admin_session(site: Site, username: str = "admin", password: str = "admin") 
     s.get(site.url + "/login/", timeout=10)
     csrf_cookie = next(c for c in s.cookies if c.name.endswith("csrftoken"))
     r = s.post(site.url + "/login/", data={"username": username, "password": password,
-                                           "csrfmiddlewaretoken": csrf_cookie.value},
+                                           "csrfmiddlewaretoken": csrf_cookie.value or ""},
                headers={"Referer": site.url + "/login/"}, timeout=10, allow_redirects=False)
     assert r.status_code == 302, f"login as {username} failed: {r.status_code}"
-    s.headers["X-CSRFToken"] = next(c for c in s.cookies if c.name.endswith("csrftoken")).value
+    s.headers["X-CSRFToken"] = next(c for c in s.cookies if c.name.endswith("csrftoken")).value or ""
     s.headers["Referer"] = site.url + "/"
     return s
 
@@ -126,7 +126,7 @@ class Api:
 
 @contextmanager
 def live_sites(template: str, **env: str) -> Iterator[LiveSites]:
-    sites = LiveSites(template, **env)
+    sites = LiveSites(template, **env)  # type: ignore[arg-type]
     try:
         sites.start()
         yield sites

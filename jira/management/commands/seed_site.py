@@ -27,5 +27,5 @@ class Command(BaseCommand):
             User.objects.create_superuser("admin", "admin@example.com", "admin", first_name="Site", last_name="Admin")
         if not User.objects.filter(username="member").exists():
             User.objects.create_user("member", "member@example.com", "member", first_name="Team", last_name="Member")
-        key = site_key_load_or_create()
-        self.stdout.write(f"{settings.SITE_ADDRESS}: seeded; signing key {key.key_id}")
+        site_key = site_key_load_or_create()
+        self.stdout.write(f"{settings.SITE_ADDRESS}: seeded; signing key {site_key.key_id}")
