@@ -28,11 +28,19 @@ class VisibleIssueTypeSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=60)
 
 
+class VisibleFieldSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=80)
+    kind = serializers.CharField(max_length=20)
+    options = serializers.ListField(child=serializers.CharField(max_length=120), max_length=500)
+
+
 class VisibleSerializer(serializers.Serializer):
     """What one side's scope lets the partner see."""
 
     projects = VisibleProjectSerializer(many=True)
     issue_types = VisibleIssueTypeSerializer(many=True)
+    mappable_fields = VisibleFieldSerializer(many=True, required=False)
 
 
 class InvitationPayload(serializers.Serializer):
@@ -47,6 +55,37 @@ class VisiblePayload(serializers.Serializer):
 
 class EmptyPayload(serializers.Serializer):
     pass
+
+
+class MappingWireSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(max_length=120)
+    inviter_project = serializers.CharField(max_length=10)
+    invitee_project = serializers.CharField(max_length=10)
+    issue_types = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), max_length=100)
+    field_pairs = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), max_length=200)
+    value_maps = serializers.DictField(child=serializers.ListField(child=serializers.DictField(
+        child=serializers.CharField())))
+    comments = serializers.CharField(max_length=20)
+    filter = serializers.CharField(max_length=500, allow_blank=True)
+    enabled = serializers.BooleanField()
+    version = serializers.IntegerField(min_value=1)
+    updated_at = serializers.CharField(max_length=40)
+    updated_by = serializers.CharField(max_length=300, allow_blank=True)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        value["id"] = str(value["id"])
+        return value
+
+
+class MappingSavedPayload(serializers.Serializer):
+    mapping = MappingWireSerializer()
+
+
+class MappingDeletedPayload(serializers.Serializer):
+    id = serializers.UUIDField()
+    version = serializers.IntegerField(min_value=1)
 
 
 @dataclass(frozen=True)
@@ -64,6 +103,8 @@ REGISTRY: dict[str, MessageType] = {
         MessageType("reject", EmptyPayload),
         MessageType("delete", EmptyPayload),
         MessageType("scope_changed", VisiblePayload),
+        MessageType("mapping_saved", MappingSavedPayload),
+        MessageType("mapping_deleted", MappingDeletedPayload),
     ]
 }
 

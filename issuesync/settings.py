@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "jira",
     "invitations",
     "synchronizations",
+    "mappings",
 ]
 
 MIDDLEWARE = [

@@ -9,10 +9,14 @@ from rest_framework.routers import DefaultRouter
 from invitations import views as wire
 from issuesync.health import healthz
 from jira import api as jira_api
+from mappings.api import MappingViewSet
 from synchronizations.api import SynchronizationViewSet
 
 router = DefaultRouter()
 router.register("synchronizations", SynchronizationViewSet, basename="synchronization")
+mapping_router = DefaultRouter(trailing_slash=True)
+mapping_router.include_root_view = False
+mapping_router.register("mappings", MappingViewSet, basename="mapping")
 
 urlpatterns = [
     path(".well-known/issue-sync", wire.discovery, name="discovery"),
@@ -22,6 +26,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
     path("api/", include(router.urls)),
+    path("api/synchronizations/<uuid:sync_pk>/", include(mapping_router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("rest/api/3/", include(jira_api.urlpatterns)),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from jira.models import IssueType, Project, SiteConfiguration
+from jira.models import CustomField, IssueType, Project, SiteConfiguration
 
 
 @admin.register(Project)
@@ -25,3 +25,8 @@ class SiteConfigurationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    list_display = ("name", "field_type")

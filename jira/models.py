@@ -33,6 +33,32 @@ class IssueType(models.Model):
         return self.name
 
 
+class CustomField(models.Model):
+    """A site's own custom field (`customfield_100NN` in Jira's REST API)."""
+
+    class FieldType(models.TextChoices):
+        TEXT = "text", "Text"
+        SELECT = "select", "Select list"
+        NUMBER = "number", "Number"
+        DATE = "date", "Date"
+        USER = "user", "User picker"
+        LABELS = "labels", "Labels"
+
+    name = models.CharField(max_length=80, unique=True)
+    field_type = models.CharField(max_length=10, choices=FieldType.choices)
+    options = models.JSONField(default=list, blank=True)  # for select lists
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def field_id(self) -> str:
+        return f"customfield_{10000 + self.pk}"
+
+
 class SiteConfiguration(models.Model):
     """One row: whether the Issue Sync app is installed and active on this site."""
 

@@ -26,3 +26,11 @@ SITE_ISSUE_TYPES: dict[str, list[tuple[str, bool, int]]] = {
              ("Improvement", False, 0), ("Sub-task", True, -1)],
 }
 DEFAULT_ISSUE_TYPES = [("Task", False, 0), ("Bug", False, 0), ("Sub-task", True, -1)]
+
+# (name, type, options)
+SITE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, list[str]]]] = {
+    "alpha": [("Customer", "text", []), ("Severity", "select", ["Critical", "Major", "Minor"]),
+              ("Story points", "number", [])],
+    "beta": [("Client", "text", []), ("Impact", "select", ["Critical", "High", "Low"]),
+             ("Estimate", "number", []), ("Go-live", "date", [])],
+}

@@ -43,9 +43,12 @@ class Scope(models.Model):
 
     def visible(self) -> dict[str, list[dict[str, str]]]:
         """The wire form: what the partner may see."""
+        from mappings.fields import site_fields
+
         return {
             "projects": [{"key": p.key, "name": p.name} for p in self.visible_projects()],
             "issue_types": [{"name": t.name} for t in self.visible_issue_types()],
+            "mappable_fields": site_fields(),
         }
 
 

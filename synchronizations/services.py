@@ -187,6 +187,9 @@ def synchronization_scope_update(
         sync = _locked(synchronization)
         sync.status = _check(sync, Action.EDIT_SCOPE)
         _scope_set(sync.scope, scope_mode, projects, issue_types)
+        from mappings.services import mappings_check_scope
+
+        mappings_check_scope(sync)
         _send(sync, "scope_changed", {"visible": sync.scope.visible()}, user)
         sync.save()
     return sync
@@ -233,6 +236,7 @@ def message_apply(
                 sync.status = new
                 if "visible" in envelope.payload:
                     sync.partner_visible = envelope.payload["visible"]
+                _mappings_follow(sync, envelope)
             sync.last_received_sequence = envelope.sequence
             sync.save()
         InboundMessage.objects.create(
@@ -242,6 +246,16 @@ def message_apply(
     log.info("%s %s #%s from %s for %s", outcome, envelope.type, envelope.sequence, envelope.sender,
              envelope.synchronization_id)
     return outcome
+
+
+def _mappings_follow(sync: Synchronization, envelope: Envelope) -> None:
+    """Mapping messages, and scope changes that may hide what a mapping uses."""
+    from mappings.services import mapping_message_apply, mappings_check_scope
+
+    if envelope.type in (Received.MAPPING_SAVED, Received.MAPPING_DELETED):
+        mapping_message_apply(sync, envelope)
+    elif envelope.type == Received.SCOPE_CHANGED:
+        mappings_check_scope(sync)
 
 
 def _invitation_receive(envelope: Envelope, key_id: str, public_key_pem: str) -> Synchronization:

@@ -34,6 +34,8 @@ class Received(models.TextChoices):
     REJECT = "reject", "Reject"
     DELETE = "delete", "Delete"
     SCOPE_CHANGED = "scope_changed", "Scope changed"
+    MAPPING_SAVED = "mapping_saved", "Mapping saved"
+    MAPPING_DELETED = "mapping_deleted", "Mapping deleted"
 
 
 S = InvitationStatus
@@ -70,7 +72,14 @@ TRANSITIONS: dict[tuple[S | None, Event], S | str] = {
     (S.INVITATION_RECEIVED, Received.SCOPE_CHANGED): S.INVITATION_RECEIVED,
     (S.NOT_CONFIGURED, Received.SCOPE_CHANGED): S.NOT_CONFIGURED,
     (S.ACTIVE, Received.SCOPE_CHANGED): S.ACTIVE,
+    # Mappings: Active while one is enabled, Not configured when none is (see mappings.services).
+    (S.NOT_CONFIGURED, Received.MAPPING_SAVED): S.NOT_CONFIGURED,
+    (S.ACTIVE, Received.MAPPING_SAVED): S.ACTIVE,
+    (S.NOT_CONFIGURED, Received.MAPPING_DELETED): S.NOT_CONFIGURED,
+    (S.ACTIVE, Received.MAPPING_DELETED): S.ACTIVE,
     # Absorbed: what was in flight when this side deleted or rejected.
+    (S.DELETED, Received.MAPPING_SAVED): S.DELETED,
+    (S.DELETED, Received.MAPPING_DELETED): S.DELETED,
     (S.DELETED, Received.ACCEPT): S.DELETED,
     (S.DELETED, Received.REJECT): S.DELETED,
     (S.DELETED, Received.DELETE): S.DELETED,

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from invitations.keys import site_key_load_or_create
-from jira.models import IssueType, Project, SiteConfiguration
-from jira.seed import DEFAULT_ISSUE_TYPES, DEFAULT_PROJECTS, SITE_ISSUE_TYPES, SITE_PROJECTS
+from jira.models import CustomField, IssueType, Project, SiteConfiguration
+from jira.seed import DEFAULT_ISSUE_TYPES, DEFAULT_PROJECTS, SITE_CUSTOM_FIELDS, SITE_ISSUE_TYPES, SITE_PROJECTS
 
 
 class Command(BaseCommand):
@@ -21,6 +21,8 @@ class Command(BaseCommand):
             Project.objects.get_or_create(key=key, defaults={"name": pname, "project_type": ptype})
         for tname, subtask, level in SITE_ISSUE_TYPES.get(name, DEFAULT_ISSUE_TYPES):
             IssueType.objects.get_or_create(name=tname, defaults={"subtask": subtask, "hierarchy_level": level})
+        for fname, ftype, choices in SITE_CUSTOM_FIELDS.get(name, []):
+            CustomField.objects.get_or_create(name=fname, defaults={"field_type": ftype, "options": choices})
         SiteConfiguration.load()
         User = get_user_model()
         if not User.objects.filter(username="admin").exists():
