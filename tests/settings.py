@@ -11,3 +11,6 @@ from issuesync.settings import *  # noqa: E402,F403
 
 SITE_DIRECTORY = "alpha.atlassian.net=http://127.0.0.1:9,beta.atlassian.net=http://127.0.0.1:9"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# One test database per test run, so that runs side by side never share or destroy each other's.
+DATABASES["default"]["TEST"] = {"NAME": f"test_issuesync_{os.getpid()}"}  # noqa: F405
