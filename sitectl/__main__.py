@@ -1,18 +1,22 @@
 """`python -m sitectl demo`: migrate, seed and run alpha and beta side by side until Ctrl-C."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from sitectl import ROOT, directory_setting, make_site
 
 
 def demo() -> int:
-    ports = {"alpha": 8001, "beta": 8002}
+    # Overridable so a test can run the real demo on free ports in a temporary directory.
+    ports = {"alpha": int(os.getenv("DEMO_ALPHA_PORT", "8001")), "beta": int(os.getenv("DEMO_BETA_PORT", "8002"))}
+    var_dir = Path(os.getenv("DEMO_VAR_DIR", str(ROOT / "var"))).resolve()
     directory = directory_setting(ports)
-    sites = [make_site(name, port, directory=directory, log_dir=ROOT / "var" / name / "logs")
+    sites = [make_site(name, port, directory=directory, log_dir=var_dir / name / "logs", VAR_DIR=str(var_dir / name))
              for name, port in ports.items()]
     stopping = False
 
@@ -26,6 +30,8 @@ def demo() -> int:
         for site in sites:
             print(f"Preparing {site.address} (migrate, seed)...", flush=True)
             site.prepare()
+            if stopping:  # asked to stop while preparing: start nothing
+                return 0
         for site in sites:
             site.start()
         for site in sites:
