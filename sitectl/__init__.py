@@ -83,17 +83,7 @@ class Site:
             )
 
     def stop(self, *roles: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        targets = [r for r in (roles or tuple(self.processes)) if r in self.processes]
-        for role in targets:
-            _signal_group(self.processes[role], sig)
-        for role in targets:
-            proc = self.processes.pop(role)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait(timeout=5)
-            _signal_group(proc, signal.SIGKILL)  # any child left behind in the group
+        stop_all([self], *roles, sig=sig, timeout=timeout)
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -109,6 +99,26 @@ class Site:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} was not healthy within {timeout}s; see {self.log_dir}")
             time.sleep(0.1)
+
+
+def stop_all(sites: list[Site], *roles: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    """Signal every process of every site first, then wait: the sites shut down side by side.
+
+    A process still running at the deadline is killed: the outbox is the truth and tasks are
+    acknowledged late, so whatever it was doing is simply done again after the next start.
+    """
+    targets = [(site, role) for site in sites for role in (roles or tuple(site.processes)) if role in site.processes]
+    for site, role in targets:
+        _signal_group(site.processes[role], sig)
+    deadline = time.monotonic() + timeout
+    for site, role in targets:
+        proc = site.processes.pop(role)
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=5)
+        _signal_group(proc, signal.SIGKILL)  # any child left behind in the group
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from sitectl import ROOT, directory_setting, make_site
+from sitectl import ROOT, directory_setting, make_site, stop_all
 
 
 def demo() -> int:
@@ -51,8 +51,7 @@ def demo() -> int:
         return 0
     finally:
         print("Stopping both sites...", flush=True)
-        for site in sites:
-            site.stop()
+        stop_all(sites, timeout=10)
         print("Stopped.", flush=True)
 
 
