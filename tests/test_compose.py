@@ -43,7 +43,9 @@ def _names_read_by_settings() -> set[str]:
 
 
 def _names_read_by_entrypoint() -> set[str]:
-    return set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", (ROOT / "bin" / "site").read_text()))
+    script = (ROOT / "bin" / "site").read_text()
+    local = set(re.findall(r"^\s*([A-Z_][A-Z0-9_]*)=", script, re.M))  # the script's own variables
+    return set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", script)) - local
 
 
 def _entrypoint_roles() -> set[str]:
@@ -145,3 +147,13 @@ def test_docker_compose_accepts_the_file() -> None:
     result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True,
                             cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_readme_documents_every_variable_and_starts_with_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert readme.startswith("## Quick start")
+    quick_start = readme.split("```sh", 1)[1].split("```", 1)[0].split()
+    assert quick_start == ["make", "demo", "make", "test"]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
+    missing = (_names_read_by_settings() | _names_read_by_entrypoint()) - documented
+    assert not missing, f"README.md does not document {missing}"
