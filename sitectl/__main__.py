@@ -12,6 +12,7 @@ from sitectl import ROOT, directory_setting, make_site, stop_all
 
 
 def demo() -> int:
+    parent = os.getppid()
     # Overridable so a test can run the real demo on free ports in a temporary directory.
     ports = {"alpha": int(os.getenv("DEMO_ALPHA_PORT", "8001")), "beta": int(os.getenv("DEMO_BETA_PORT", "8002"))}
     var_dir = Path(os.getenv("DEMO_VAR_DIR", str(ROOT / "var"))).resolve()
@@ -42,6 +43,10 @@ def demo() -> int:
         print("\n  Log in as admin / admin (Jira administrator) or member / member (not an administrator).")
         print("  Press Ctrl-C to stop both sites.\n", flush=True)
         while not stopping:
+            # `make demo` does not pass SIGTERM on to its recipe: when make is gone, stop as if signalled.
+            if os.getppid() != parent:
+                print("The parent process is gone.", flush=True)
+                break
             for site in sites:
                 for role, proc in site.processes.items():
                     if proc.poll() is not None:
