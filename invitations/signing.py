@@ -37,8 +37,13 @@ class _Message:
     headers: CaseInsensitiveDict[str] = field(default_factory=CaseInsensitiveDict)
 
 
-def sign(method: str, target_uri: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
-    """Return `headers` plus Content-Digest, Signature-Input and Signature."""
+def sign(
+    method: str, target_uri: str, body: bytes, headers: dict[str, str], *, created: datetime.datetime | None = None
+) -> dict[str, str]:
+    """Return `headers` plus Content-Digest, Signature-Input and Signature.
+
+    `created` defaults to now; tests pass another time to show stale and future signatures are refused.
+    """
     key_id, private_key = site_private_key()
     msg = _Message(method.upper(), target_uri, CaseInsensitiveDict(headers))
     signer = HTTPMessageSigner(
@@ -47,6 +52,7 @@ def sign(method: str, target_uri: str, body: bytes, headers: dict[str, str]) -> 
     signer.sign(
         msg,
         key_id=key_id,
+        created=created,
         nonce=secrets.token_urlsafe(16),
         tag=SIGNATURE_TAG,
         label="issuesync",
