@@ -20,11 +20,14 @@ class InvitationStatus(models.TextChoices):
 
 
 class Action(models.TextChoices):
-    CREATE = "create", "Send invitation"
-    ACCEPT = "accept", "Accept"
-    REJECT = "reject", "Reject"
-    DELETE = "delete", "Delete"
-    REMOVE = "remove", "Remove record"
+    # Values differ from every `Received` value on purpose: both are str enums, so
+    # equal values would be one and the same key in TRANSITIONS (an inviter could
+    # then "accept" its own invitation because the partner's accept message may).
+    CREATE = "send_invitation", "Send invitation"
+    ACCEPT = "accept_invitation", "Accept"
+    REJECT = "reject_invitation", "Reject"
+    DELETE = "delete_synchronization", "Delete"
+    REMOVE = "remove_record", "Remove record"
     EDIT_SCOPE = "edit_scope", "Edit scope"
 
 
@@ -86,6 +89,9 @@ TRANSITIONS: dict[tuple[S | None, Event], S | str] = {
     (S.DELETED, Received.SCOPE_CHANGED): S.DELETED,
     (S.REJECTED, Received.SCOPE_CHANGED): S.REJECTED,
 }
+
+
+assert not set(Action.values) & set(Received.values), "admin actions and wire events must never share a key"
 
 
 def is_absorbed(status: S | None, event: Event) -> bool:

@@ -41,6 +41,10 @@ SERVICES: dict[Action, Any] = {
 }
 
 
+MESSAGE_SENT = {Action.ACCEPT: "accept", Action.REJECT: "reject", Action.DELETE: "delete",
+                Action.EDIT_SCOPE: "scope_changed"}
+
+
 def test_create_is_only_an_action_on_no_record() -> None:
     assert [k for k in TRANSITIONS if k[1] == Action.CREATE] == [(None, Action.CREATE)]
 
@@ -68,7 +72,23 @@ def test_each_action_moves_as_the_table_says_or_changes_nothing(status: S, actio
     else:
         assert after.status == expected
         sent = OutboxMessage.objects.get(synchronization_id=sync.pk, sequence=sync.last_sent_sequence + 1)
-        assert sent.message_type == {Action.EDIT_SCOPE: "scope_changed"}.get(action, action.value)
+        assert sent.message_type == MESSAGE_SENT[action]
+
+
+def test_admin_actions_and_partner_messages_are_distinct_keys() -> None:
+    # Both are str enums: equal values would make an admin's Accept the same key as the partner's accept.
+    assert (S.INVITATION_SENT, Action.ACCEPT) not in TRANSITIONS
+    assert (S.INVITATION_SENT, Action.REJECT) not in TRANSITIONS
+    assert (S.INVITATION_RECEIVED, Action.DELETE) not in TRANSITIONS
+    assert (S.INVITATION_SENT, Received.ACCEPT) in TRANSITIONS
+
+
+def test_the_inviter_cannot_accept_or_reject_its_own_invitation() -> None:
+    sync = _sync(S.INVITATION_SENT)
+    for action in (Action.ACCEPT, Action.REJECT):
+        with pytest.raises(services.ActionRefused):
+            SERVICES[action](sync)
+    assert Synchronization.objects.get(pk=sync.pk).status == S.INVITATION_SENT
 
 
 WIRE_EVENTS = [Received.INVITATION, Received.ACCEPT, Received.REJECT, Received.DELETE, Received.SCOPE_CHANGED]
