@@ -1,25 +1,199 @@
-"""The Synchronizations pages (Settings > Apps > Synchronizations)."""
+"""The Synchronizations pages (Settings > Apps > Synchronizations).
+
+Views only parse input and render; every change goes through `services`,
+every read through `selectors` or the model's own relations.
+"""
 from __future__ import annotations
 
-from django.contrib.admin.views.decorators import staff_member_required
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.http import require_POST
 
+from invitations.models import OutboxMessage
+from invitations.outbox import outbox_retry
+from synchronizations import services
+from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
-from synchronizations.selectors import synchronization_list
+from synchronizations.selectors import synchronization_delivery, synchronization_history, synchronization_list
+from synchronizations.states import InvitationStatus
+
+PAGE_SIZE = 50
+View = Callable[..., HttpResponse]
+
+
+def jira_admin_required(view: View) -> View:
+    """Anonymous -> login page; signed-in non-admin -> a clear 403 page (not a redirect)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            return render(request, "synchronizations/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("synchronizations:list")
 
 
-@staff_member_required
+def _form_errors(form: Form, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errs in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errs)
+    else:
+        form.add_error(None, error)
+
+
+def _refused(request: HttpRequest, error: services.ActionRefused, sync: Synchronization) -> HttpResponse:
+    messages.error(request, str(error))
+    return redirect(sync.get_absolute_url())
+
+
+def _list_context(request: HttpRequest) -> dict[str, Any]:
+    status = request.GET.get("status") or ""
+    if status not in InvitationStatus.values:
+        status = ""
+    page = Paginator(synchronization_list(status=status or None), PAGE_SIZE).get_page(request.GET.get("page"))
+    return {"page": page, "rows": page.object_list, "status": status, "statuses": InvitationStatus.choices}
+
+
+@jira_admin_required
 def synchronization_list_view(request: HttpRequest) -> HttpResponse:
-    rows = synchronization_list(status=request.GET.get("status") or None)[:50]
-    return render(request, "synchronizations/list.html", {"rows": rows})
+    context = _list_context(request)
+    # htmx polls this fragment every second so statuses change without a reload.
+    template = "synchronizations/_rows.html" if request.headers.get("HX-Request") else "synchronizations/list.html"
+    return render(request, template, context)
 
 
-@staff_member_required
+@jira_admin_required
+def synchronization_create_view(request: HttpRequest) -> HttpResponse:
+    form = SynchronizationCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.synchronization_create(
+                name=d["name"], partner_address=d["partner_address"], sync_type=d["sync_type"],
+                scope_mode=d["scope_mode"], projects=d["projects"], issue_types=d["issue_types"],
+                user=request.user,
+            )
+        except ValidationError as e:
+            _form_errors(form, e)
+        else:
+            messages.success(request, f"Invitation sent to {d['partner_address'].strip()}.")
+            return redirect("synchronizations:list")
+    return render(request, "synchronizations/create.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@jira_admin_required
 def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
+    sync = get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
+    if sync.status == InvitationStatus.INVITATION_RECEIVED:
+        return redirect("synchronizations:next", pk=sync.pk)
+    return render(request, "synchronizations/detail.html", {
+        "sync": sync, "delivery": synchronization_delivery(sync), "history": synchronization_history(sync),
+        "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
+        "mappings_url": _mappings_url(sync),
+    })
+
+
+def _mappings_url(sync: Synchronization) -> str:
+    """The next step after accepting; the mappings pages live in their own app."""
+    try:
+        return reverse("mappings:add", kwargs={"pk": sync.pk})
+    except NoReverseMatch:
+        return ""
+
+
+@jira_admin_required
+def synchronization_next_view(request: HttpRequest, pk: str) -> HttpResponse:
+    """Invitation received -> Next: see what the partner offers, choose our scope, Accept or Reject."""
+    sync = get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
+    if sync.status != InvitationStatus.INVITATION_RECEIVED:
+        return redirect(sync.get_absolute_url())
+    form = ScopeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.synchronization_accept(synchronization=sync, scope_mode=d["scope_mode"],
+                                            projects=d["projects"], issue_types=d["issue_types"],
+                                            user=request.user)
+        except ValidationError as e:
+            _form_errors(form, e)
+        except services.ActionRefused as e:
+            return _refused(request, e, sync)
+        else:
+            messages.success(request, f"You accepted “{sync.name}”. Now map your fields.")
+            return redirect(sync.get_absolute_url())
+    return render(request, "synchronizations/next.html", {"sync": sync, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@jira_admin_required
+def synchronization_scope_view(request: HttpRequest, pk: str) -> HttpResponse:
+    sync = get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
+    initial = {"scope_mode": sync.scope.mode, "projects": list(sync.scope.projects.all()),
+               "issue_types": list(sync.scope.issue_types.all())}
+    form = ScopeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.synchronization_scope_update(synchronization=sync, scope_mode=d["scope_mode"],
+                                                  projects=d["projects"], issue_types=d["issue_types"],
+                                                  user=request.user)
+        except ValidationError as e:
+            _form_errors(form, e)
+        except services.ActionRefused as e:
+            return _refused(request, e, sync)
+        else:
+            messages.success(request, "Synchronization Scope saved.")
+            return redirect(sync.get_absolute_url())
+    return render(request, "synchronizations/scope.html", {"sync": sync, "form": form},
+                  status=400 if form.errors else 200)
+
+
+def _action(service: Callable[..., Any], done: str, to_list: bool) -> View:
+    @jira_admin_required
+    @require_POST
+    def view(request: HttpRequest, pk: str) -> HttpResponse:
+        sync = get_object_or_404(Synchronization.listed, pk=pk)
+        try:
+            service(synchronization=sync, user=request.user)
+        except services.ActionRefused as e:
+            return _refused(request, e, sync)
+        messages.success(request, done.format(name=sync.name))
+        return redirect("synchronizations:list" if to_list else sync.get_absolute_url())
+
+    return view
+
+
+synchronization_reject_view = _action(services.synchronization_reject, "You rejected “{name}”.", True)
+synchronization_delete_view = _action(services.synchronization_delete, "“{name}” was deleted.", False)
+synchronization_remove_view = _action(services.synchronization_remove, "“{name}” was removed from the list.", True)
+
+
+@jira_admin_required
+@require_POST
+def synchronization_retry_view(request: HttpRequest, pk: str) -> HttpResponse:
     sync = get_object_or_404(Synchronization.listed, pk=pk)
-    return render(request, "synchronizations/detail.html", {"sync": sync})
+    retried = [outbox_retry(message=m) for m in OutboxMessage.objects.filter(synchronization_id=sync.pk,
+                                                                              state="failed")]
+    if any(retried):
+        messages.success(request, f"Sending “{sync.name}” again.")
+    else:
+        messages.info(request, "Nothing is waiting to be sent again.")
+    return redirect(request.POST.get("next") or "synchronizations:list")
+
+
