@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from invitations.messages import REGISTRY, Envelope, envelope_encode
-from invitations.models import OutboxMessage
+from invitations.models import DeliveryState, OutboxMessage
 
 
 def outbox_write(
@@ -45,8 +45,8 @@ def outbox_retry(*, message: OutboxMessage) -> bool:
     """An admin's "Retry" for a failed message: due now, with a fresh retry window."""
     now = timezone.now()
     with transaction.atomic():
-        updated = OutboxMessage.objects.filter(pk=message.pk, state="failed").update(
-            state="pending", next_attempt_at=now, claimed_until=None,
+        updated = OutboxMessage.objects.filter(pk=message.pk, state=DeliveryState.FAILED).update(
+            state=DeliveryState.PENDING, next_attempt_at=now, claimed_until=None,
             give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
         )
         if updated:

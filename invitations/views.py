@@ -77,8 +77,8 @@ def inbox(request: HttpRequest) -> JsonResponse:
             return _refuse(401, "the signing key is not the one pinned for this synchronization", request)
         pem = sync.partner_public_key_pem
     elif REGISTRY[envelope.type].creates_synchronization:
-        if InboundMessage.objects.filter(pk=envelope.id).exists():
-            return JsonResponse({"status": "duplicate"})
+        # No shortcut for a repeated invitation here: nothing is acknowledged
+        # before its signature is verified (message_apply dedupes after that).
         try:
             partner = partner_discover(envelope.sender)
         except DiscoveryError as e:

@@ -312,3 +312,17 @@ def test_it_refuses_a_stale_replay(client: Client, key: PartnerKey, sync: Synchr
     before = Snapshot()
     with _minutes_later(6):
         assert_refused(post(client, body, headers), 401, "age exceeds", before, caplog)
+
+
+def test_it_acknowledges_a_repeated_invitation_only_when_it_is_signed(client: Client, key: PartnerKey,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    env = invitation()
+    body = encoded(env)
+    headers = key.sign(body)
+    with discovered(key):
+        assert post(client, body, headers).json() == {"status": "applied"}
+        assert post(client, body, headers).json() == {"status": "duplicate"}
+        forged = dict(headers, Signature="issuesync=:" + "A" * 86 + "==:")
+        before = Snapshot()
+        assert_refused(post(client, body, forged), 401, "bad signature", before, caplog)
+    assert InboundMessage.objects.filter(pk=env.id).count() == 1
