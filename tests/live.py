@@ -42,10 +42,12 @@ def template_database(run_id: str) -> str:
 class LiveSites:
     """alpha and beta, each with web, worker and beat, that know each other through the directory."""
 
-    def __init__(self, template: str, *, names: tuple[str, ...] = ("alpha", "beta"), **env: str) -> None:
+    def __init__(self, template: str, *, names: tuple[str, ...] = ("alpha", "beta"),
+                 reach: dict[str, int] | None = None, **env: str) -> None:
         self.run_id = uuid.uuid4().hex[:8]
         self.ports = {name: free_port() for name in names}
-        self.directory = directory_setting(self.ports)
+        # `reach` lets a test put a proxy in front of a site: partners call that port instead.
+        self.directory = directory_setting({**self.ports, **(reach or {})})
         self.databases: dict[str, str] = {}
         self.sites: dict[str, Site] = {}
         for name in names:
@@ -125,8 +127,8 @@ class Api:
 
 
 @contextmanager
-def live_sites(template: str, **env: str) -> Iterator[LiveSites]:
-    sites = LiveSites(template, **env)  # type: ignore[arg-type]
+def live_sites(template: str, *, reach: dict[str, int] | None = None, **env: str) -> Iterator[LiveSites]:
+    sites = LiveSites(template, reach=reach, **env)  # type: ignore[arg-type]
     try:
         sites.start()
         yield sites
