@@ -9,8 +9,28 @@
       var confirm = dialog.querySelector("button[type=submit]");
       if (confirm) confirm.focus();
     }
+    var menu = e.target.closest("[data-menu]");
+    if (menu) {
+      var open = menu.getAttribute("aria-expanded") !== "true";
+      menu.setAttribute("aria-expanded", String(open));
+      document.getElementById(menu.getAttribute("aria-controls")).hidden = !open;
+    }
     var closer = e.target.closest("[data-dialog-close]");
     if (closer) closer.closest("dialog").close();
+  });
+
+  // Tab and Shift+Tab cycle inside an open dialog instead of leaving for the browser's own UI.
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Tab") return;
+    var dialog = document.querySelector("dialog[open]");
+    if (!dialog) return;
+    var items = Array.prototype.slice.call(dialog.querySelectorAll("button, a[href], input, select, textarea"))
+      .filter(function (el) { return !el.disabled && el.type !== "hidden"; });
+    if (!items.length) return;
+    var i = items.indexOf(document.activeElement);
+    var next = e.shiftKey ? (i <= 0 ? items.length - 1 : i - 1) : (i === items.length - 1 ? 0 : i + 1);
+    e.preventDefault();
+    items[next].focus();
   });
 
   function syncPicker(scope) {

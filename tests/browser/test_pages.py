@@ -1,0 +1,225 @@
+"""The Synchronizations pages clicked in a real browser against two live sites.
+
+Every screen is saved to docs/screenshots/ as it is reached.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from sitectl import ROOT, Site
+from tests.live import LiveSites
+
+pytestmark = pytest.mark.live
+SHOTS = ROOT / "docs" / "screenshots"
+LIVE = 5_000  # ms: the list polls every second, so a partner's change shows within a few.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _page(browser: Browser, site: Site, user: str | None = "admin") -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.set_default_timeout(10_000)
+    if user:
+        page.goto(site.url + "/login/")
+        page.get_by_label("Username").fill(user)
+        page.get_by_label("Password").fill(user)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(re.compile(r"/(synchronizations/|$)"))
+    return page
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _open_new(page: Page, site: Site) -> None:
+    page.goto(site.url + "/")
+    page.get_by_role("link", name="New Synchronization").click()
+    expect(page.get_by_role("heading", name="New Synchronization")).to_be_visible()
+
+
+def _row(page: Page, name: str):  # type: ignore[no-untyped-def]
+    return page.get_by_role("row").filter(has_text=name)
+
+
+def _invite(page: Page, site: Site, name: str, partner: str, mode: str, pick: list[str] = ()) -> None:  # type: ignore[assignment]
+    _open_new(page, site)
+    page.get_by_label("Synchronization name").fill(name)
+    page.get_by_label("Partner Jira URL").fill(partner)
+    page.get_by_label(mode).check()
+    for label in pick:
+        page.get_by_label(label, exact=True).check()
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_role("heading", name="Synchronizations")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("Invitation sent")
+    expect(_row(page, name)).to_contain_text("Invitation sent")
+
+
+def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> None:
+    alpha, beta = sites["alpha"], sites["beta"]
+    name = f"Support escalations {uuid.uuid4().hex[:6]}"
+
+    anonymous = _page(browser, alpha, user=None)
+    anonymous.goto(alpha.url + "/plugins/servlet/ac/issue-sync/synchronizations/")
+    expect(anonymous.get_by_label("Username")).to_be_visible()
+    shot(anonymous, "01-login")
+
+    a = _page(browser, alpha)
+    a.get_by_role("button", name="Settings").click()
+    a.get_by_role("link", name="Apps").click()
+    expect(a.get_by_role("navigation", name="Apps").get_by_role("link", name="Synchronizations")).to_be_visible()
+    a.get_by_label("Status").select_option("Deleted")
+    # A status nobody has yet shows the empty state.
+    a.goto(alpha.url + "/plugins/servlet/ac/issue-sync/synchronizations/?status=active")
+    expect(a.get_by_text("No synchronizations with this status")).to_be_visible()
+    shot(a, "02-empty-filter")
+
+    _open_new(a, alpha)
+    expect(a.get_by_label("Cloud to Data Center")).to_be_disabled()
+    expect(a.get_by_role("link", name="raise a support request")).to_be_visible()
+    expect(a.get_by_text("Make sure to enter your address in https://yourinstancename.atlassian.net form")).to_be_visible()
+    # The picker is only usable for the two "selected" modes.
+    expect(a.get_by_label("ALPHA (Alpha Platform)")).to_be_disabled()
+    a.get_by_label("Show only selected").check()
+    expect(a.get_by_label("ALPHA (Alpha Platform)")).to_be_enabled()
+    a.get_by_label("Search projects and issue types").fill("web")
+    expect(a.get_by_label("ALPHA (Alpha Platform)")).to_be_hidden()
+    expect(a.get_by_label("WEB (Website)")).to_be_visible()
+    shot(a, "03-new-synchronization")
+    a.get_by_label("Search projects and issue types").fill("")
+
+    def submit(name_value: str, address: str, mode: str, error: str, field: str) -> None:
+        a.get_by_label("Synchronization name").fill(name_value)
+        a.get_by_label("Partner Jira URL").fill(address)
+        a.get_by_label(mode).check()
+        a.get_by_role("button", name="Send invitation").click()
+        expect(a.locator(f"#{field}-error")).to_contain_text(error)
+        # What was typed is kept.
+        expect(a.get_by_label("Synchronization name")).to_have_value(name_value)
+        expect(a.get_by_label("Partner Jira URL")).to_have_value(address)
+
+    submit("", beta.address, "Show all", "Enter a name", "name")
+    submit(name, "beta.atlassian.net/x", "Show all", "https://yourinstancename.atlassian.net", "address")
+    submit(name, alpha.address, "Show all", "your own Jira site", "address")
+    submit(name, "https://nobody.atlassian.net", "Show all", "not a Jira site we can reach", "address")
+    submit(name, beta.address, "Show only selected", "Select at least one project", "scope")
+    shot(a, "04-form-errors")
+
+    a.get_by_label("ALPHA (Alpha Platform)").check()
+    a.get_by_label("Bug", exact=True).check()
+    a.get_by_role("button", name="Send invitation").click()
+    expect(a.get_by_role("status")).to_contain_text("Invitation sent")
+    expect(_row(a, name)).to_contain_text("Invitation sent")
+    shot(a, "05-list-invitation-sent")
+
+    b = _page(browser, beta)
+    expect(_row(b, name)).to_contain_text("Invitation received", timeout=LIVE)
+    shot(b, "06-list-invitation-received")
+    _row(b, name).get_by_role("link", name=re.compile("Next")).click()
+    expect(b.get_by_text(f"{alpha.address} invites you")).to_be_visible()
+    expect(b.get_by_text("Alpha Platform (ALPHA)")).to_be_visible()  # what alpha lets beta see
+    expect(b.get_by_text("Website (WEB)")).to_have_count(0)
+    b.get_by_label("Hide only selected").check()
+    b.get_by_role("button", name="Accept").click()
+    expect(b.get_by_text("Select at least one project")).to_be_visible()
+    shot(b, "07-next-accept")
+    b.locator("[data-picker] input[type=checkbox]").first.check()
+    b.get_by_role("button", name="Accept").click()
+    expect(b.get_by_text("Next step: map your fields")).to_be_visible()
+    expect(b.get_by_text("Not configured").first).to_be_visible()
+
+    # Alpha's open list changes by itself.
+    expect(_row(a, name)).to_contain_text("Not configured", timeout=LIVE)
+    _row(a, name).get_by_role("link", name=name).click()
+    expect(a.get_by_role("heading", name="Message history")).to_be_visible()
+    expect(a.get_by_role("row").filter(has_text="invitation")).to_have_count(1)
+    expect(a.get_by_role("row").filter(has_text="accept")).to_have_count(1)
+    shot(a, "08-detail-not-configured")
+
+    a.get_by_role("button", name="Delete").click()
+    dialog = a.get_by_role("dialog", name="Delete this synchronization?")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    a.keyboard.press("Tab")
+    a.keyboard.press("Tab")
+    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()  # focus stays inside
+    shot(a, "09-delete-dialog")
+    a.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(a.get_by_text("Not configured").first).to_be_visible()
+    a.get_by_role("button", name="Delete").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(a.get_by_role("status")).to_contain_text("was deleted")
+    expect(a.locator(".facts").get_by_text("Deleted")).to_be_visible()
+
+    b.goto(beta.url + "/")
+    expect(_row(b, name)).to_contain_text("Deleted", timeout=LIVE)
+    _row(b, name).get_by_role("link", name=name).click()
+    b.get_by_role("button", name="Remove record").click()
+    shot(b, "10-remove-record-dialog")
+    b.get_by_role("dialog").get_by_role("button", name="Remove record").click()
+    expect(b.get_by_role("status")).to_contain_text("removed from the list")
+    expect(_row(b, name)).to_have_count(0)
+
+
+def test_reject_with_confirmation(browser: Browser, sites: LiveSites) -> None:
+    alpha, beta = sites["alpha"], sites["beta"]
+    name = f"Vendor bugs {uuid.uuid4().hex[:6]}"
+    a = _page(browser, alpha)
+    _invite(a, alpha, name, beta.address, "Hide only selected", ["OPS (Operations)"])
+
+    b = _page(browser, beta)
+    expect(_row(b, name)).to_contain_text("Invitation received", timeout=LIVE)
+    _row(b, name).get_by_role("link", name=re.compile("Next")).click()
+    expect(b.get_by_text("Operations (OPS)")).to_have_count(0)  # alpha hid it
+    b.get_by_role("button", name="Reject").click()
+    dialog = b.get_by_role("dialog", name="Reject this invitation?")
+    expect(dialog).to_be_visible()
+    shot(b, "11-reject-dialog")
+    dialog.get_by_role("button", name="Reject").click()
+    expect(b.get_by_role("status")).to_contain_text("You rejected")
+    expect(_row(b, name)).to_contain_text("Rejected")
+
+    expect(_row(a, name)).to_contain_text("Rejected", timeout=LIVE)
+    shot(a, "12-list-rejected")
+    _row(a, name).get_by_role("link", name=name).click()
+    a.get_by_role("button", name="Remove record").click()
+    a.get_by_role("dialog").get_by_role("button", name="Remove record").click()
+    expect(_row(a, name)).to_have_count(0)
+
+
+def test_member_is_refused_and_inactive_partner_is_reported(browser: Browser, sites: LiveSites) -> None:
+    alpha, beta = sites["alpha"], sites["beta"]
+    m = _page(browser, alpha, user="member")
+    response = m.goto(alpha.url + "/plugins/servlet/ac/issue-sync/synchronizations/new/")
+    assert response is not None and response.status == 403
+    expect(m.get_by_role("heading", name="You need to be a Jira administrator")).to_be_visible()
+    shot(m, "13-member-forbidden")
+
+    off = "from jira.models import SiteConfiguration as S; S.objects.filter(pk=1).update(issue_sync_active={})"
+    beta.manage("shell", "-c", off.format(False))
+    try:
+        a = _page(browser, alpha)
+        _open_new(a, alpha)
+        a.get_by_label("Synchronization name").fill("Inactive partner")
+        a.get_by_label("Partner Jira URL").fill(beta.address)
+        a.get_by_role("button", name="Send invitation").click()
+        expect(a.locator("#address-error")).to_contain_text(f"Issue Sync is not active on {beta.address}")
+    finally:
+        beta.manage("shell", "-c", off.format(True))
+    name = f"Everything {uuid.uuid4().hex[:6]}"
+    _invite(a, alpha, name, beta.address, "Show all")
