@@ -17,6 +17,7 @@ from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from invitations.models import OutboxMessage
@@ -194,6 +195,10 @@ def synchronization_retry_view(request: HttpRequest, pk: str) -> HttpResponse:
         messages.success(request, f"Sending “{sync.name}” again.")
     else:
         messages.info(request, "Nothing is waiting to be sent again.")
-    return redirect(request.POST.get("next") or "synchronizations:list")
+    back = request.POST.get("next", "")
+    # Only back to a page of this site: "next" comes from the form and could be tampered with.
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("synchronizations:list")
+    return redirect(back)
 
 

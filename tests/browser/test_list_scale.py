@@ -80,3 +80,15 @@ def test_actions_that_do_not_apply_are_refused_with_a_message_not_a_500(admin: C
     assert Synchronization.objects.get(pk=sync.pk).status == InvitationStatus.DELETED
     assert admin.get(f"{LIST}{sync.pk}/reject/").status_code == 405
     assert admin.get(f"{LIST}{uuid.uuid4()}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_retry_puts_a_failed_message_back_in_the_queue(admin: Client) -> None:
+    _rows(1)
+    message = OutboxMessage.objects.get()
+    message.state = "failed"
+    message.save()
+    r = admin.post(f"{LIST}{message.synchronization_id}/retry/", {"next": LIST}, follow=True)
+    assert r.status_code == 200 and b"again" in r.content
+    message.refresh_from_db()
+    assert message.state == "pending"

@@ -56,7 +56,7 @@ def _row(page: Page, name: str):  # type: ignore[no-untyped-def]
     return page.get_by_role("row").filter(has_text=name)
 
 
-def _invite(page: Page, site: Site, name: str, partner: str, mode: str, pick: list[str] = ()) -> None:  # type: ignore[assignment]
+def _invite(page: Page, site: Site, name: str, partner: str, mode: str, pick: tuple[str, ...] = ()) -> None:
     _open_new(page, site)
     page.get_by_label("Synchronization name").fill(name)
     page.get_by_label("Partner Jira URL").fill(partner)
@@ -91,7 +91,8 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     _open_new(a, alpha)
     expect(a.get_by_label("Cloud to Data Center")).to_be_disabled()
     expect(a.get_by_role("link", name="raise a support request")).to_be_visible()
-    expect(a.get_by_text("Make sure to enter your address in https://yourinstancename.atlassian.net form")).to_be_visible()
+    hint = "Make sure to enter your address in https://yourinstancename.atlassian.net form"
+    expect(a.get_by_text(hint)).to_be_visible()
     # The picker is only usable for the two "selected" modes.
     expect(a.get_by_label("ALPHA (Alpha Platform)")).to_be_disabled()
     a.get_by_label("Show only selected").check()
@@ -180,7 +181,7 @@ def test_reject_with_confirmation(browser: Browser, sites: LiveSites) -> None:
     alpha, beta = sites["alpha"], sites["beta"]
     name = f"Vendor bugs {uuid.uuid4().hex[:6]}"
     a = _page(browser, alpha)
-    _invite(a, alpha, name, beta.address, "Hide only selected", ["OPS (Operations)"])
+    _invite(a, alpha, name, beta.address, "Hide only selected", ("OPS (Operations)",))
 
     b = _page(browser, beta)
     expect(_row(b, name)).to_contain_text("Invitation received", timeout=LIVE)
