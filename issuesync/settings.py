@@ -156,6 +156,9 @@ SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "0")
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "0")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0")
+# Production switches for `check --deploy`: only for deployments whose subdomains are all HTTPS.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "0")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "0")
 
 # --- Celery --------------------------------------------------------------
 REDIS_URL = os.getenv("REDIS_URL", "")

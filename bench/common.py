@@ -1,0 +1,86 @@
+"""Two real sites for the benchmarks: PostgreSQL + Redis (as in production) or the embedded default."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sitectl import Site, directory_setting, free_port, make_site, stop_all
+from tests.live import ARTIFACTS, LiveSites, _pg, template_database
+
+FAST = dict(LOG_LEVEL="WARNING")
+EMBEDDED = dict(DELIVERY_SWEEP_INTERVAL_SECONDS="1", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", **FAST)
+
+
+@contextmanager
+def two_sites(broker: str) -> Iterator[dict[str, Site]]:
+    if broker == "redis":
+        template = template_database(uuid.uuid4().hex[:8])
+        sites = LiveSites(template, LOG_LEVEL="WARNING")
+        try:
+            sites.start()
+            yield sites.sites
+        finally:
+            sites.drop()
+            _pg(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        return
+    # The embedded default: SQLite database and SQLite broker in each site's VAR_DIR.
+    run = uuid.uuid4().hex[:8]
+    ports = {n: free_port() for n in ("alpha", "beta")}
+    made = {}
+    for name, port in ports.items():
+        var = ARTIFACTS / "var" / f"bench-{run}" / name
+        site = make_site(name, port, directory=directory_setting(ports),
+                         log_dir=ARTIFACTS / "logs" / f"bench-{run}" / name, VAR_DIR=str(var), **EMBEDDED)
+        site.manage("migrate", "--noinput")
+        site.manage("seed_site")
+        made[name] = site
+    try:
+        for s in made.values():
+            s.start()
+        for s in made.values():
+            s.wait_healthy(60)
+        yield made
+    finally:
+        stop_all(list(made.values()))
+
+
+def shell_json(site: Site, code: str) -> Any:
+    r = site.manage("shell", "-c", code)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def summary(ms: list[float]) -> str:
+    return (f"n={len(ms)} p50={pct(ms, 50):.1f} p95={pct(ms, 95):.1f} p99={pct(ms, 99):.1f} "
+            f"max={max(ms):.1f} mean={statistics.mean(ms):.1f} (ms)")
+
+
+def process_tree_rss(site: Site) -> dict[str, int]:
+    """Peak resident memory (VmHWM, kB) of every process in each of the site's process groups."""
+    out: dict[str, int] = {}
+    groups = {p.pid: role for role, p in site.processes.items()}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                pgrp = int(fh.read().rsplit(")", 1)[1].split()[2])
+            if pgrp not in groups:
+                continue
+            with open(f"/proc/{pid}/status") as fh:
+                hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+            with open(f"/proc/{pid}/comm") as fh:
+                comm = fh.read().strip()
+        except (OSError, StopIteration, ValueError, IndexError):
+            continue
+        out[f"{site.name}/{groups[pgrp]}/{comm}[{pid}]"] = hwm
+    return out

@@ -1,0 +1,71 @@
+"""The Synchronizations list with N synchronizations: server time and SQL queries per page.
+
+    .venv/bin/python -m bench.listscale [--n 10000] [--pages 40]
+
+Runs inside a live site's own process environment (PostgreSQL): the rows are bulk-inserted, then
+pages of the list API and of the list page are requested through Django's test client with the
+queries captured, so the time is server time without the network.
+"""
+from __future__ import annotations
+
+import argparse
+
+from bench.common import shell_json, two_sites
+
+SCRIPT = r"""
+import json, random, time, uuid
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from invitations.models import OutboxMessage
+from synchronizations.models import Scope, Synchronization
+N, PAGES = {n}, {pages}
+now = timezone.now()
+scopes = Scope.objects.bulk_create([Scope() for _ in range(N)], batch_size=2000)
+syncs = [Synchronization(name=f"Sync {{i}}", partner_address="https://beta.atlassian.net", role="inviter",
+                         status=random.choice(["invitation_sent", "not_configured", "active", "deleted"]),
+                         scope=s, partner_key_id="k", partner_public_key_pem="", last_sent_sequence=1)
+         for i, s in enumerate(scopes)]
+Synchronization.objects.bulk_create(syncs, batch_size=2000)
+OutboxMessage.objects.bulk_create([OutboxMessage(synchronization_id=s.id, sequence=1, message_type="invitation",
+    recipient=s.partner_address, body=b"{{}}", state="delivered", next_attempt_at=now, give_up_at=now,
+    created_at=now, delivered_at=now) for s in syncs], batch_size=2000)
+c = Client()
+c.force_login(get_user_model().objects.get(username="admin"))
+out = {{}}
+total = Synchronization.listed.count()
+for label, url in (("api", "/api/synchronizations/?limit=50&offset={{o}}"),
+                   ("page", "/plugins/servlet/ac/issue-sync/synchronizations/?page={{p}}")):
+    times, queries = [], []
+    for k in range(PAGES):
+        p = random.randint(1, total // 50)
+        with CaptureQueriesContext(connection) as q:
+            t = time.perf_counter()
+            r = c.get(url.format(o=(p - 1) * 50, p=p))
+            times.append((time.perf_counter() - t) * 1000)
+        assert r.status_code == 200, r.status_code
+        queries.append(len(q))
+    out[label] = {{"times": times[1:], "queries": sorted(set(queries))}}
+out["rows"] = total
+print(json.dumps(out))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10000)
+    ap.add_argument("--pages", type=int, default=40)
+    args = ap.parse_args()
+    from bench.common import summary
+    with two_sites("redis") as sites:
+        small = shell_json(sites["alpha"], SCRIPT.format(n=100, pages=5))
+        big = shell_json(sites["alpha"], SCRIPT.format(n=args.n, pages=args.pages))
+    for label in ("api", "page"):
+        print(f"list {label}, {big['rows']} rows: {summary(big[label]['times'])}; "
+              f"queries per page {big[label]['queries']} (with {small['rows']} rows: {small[label]['queries']})")
+
+
+if __name__ == "__main__":
+    main()

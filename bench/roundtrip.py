@@ -1,0 +1,43 @@
+"""Round trip: an invitation committed on alpha -> applied on beta, one admin action after another.
+
+    .venv/bin/python -m bench.roundtrip [--n 200] [--broker redis|embedded]
+
+Latency = beta's InboundMessage.received_at - alpha's OutboxMessage.created_at (both written in
+their site's transaction, same machine clock).
+"""
+from __future__ import annotations
+
+import argparse
+
+from bench.common import shell_json, summary, two_sites
+from sitectl import wait_for
+from tests.live import Api
+
+ROWS = ("import json; from invitations.models import {model} as M; "
+        "print(json.dumps({{str(i): t.timestamp() for i, t in M.objects.values_list('id', '{field}')}}))")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=200)
+    ap.add_argument("--broker", default="redis", choices=["redis", "embedded"])
+    args = ap.parse_args()
+    with two_sites(args.broker) as sites:
+        alpha, beta = Api(sites["alpha"]), Api(sites["beta"])
+        ids = []
+        for i in range(args.n):
+            r = alpha.post("/synchronizations/", {"name": f"RT {i}", "sync_type": "cloud_to_cloud",
+                                                  "partner_address": "https://beta.atlassian.net",
+                                                  "scope": {"mode": "show_all"}})
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        wait_for(lambda: beta.get("/synchronizations/?limit=1").json()["count"] >= args.n, timeout=120,
+                 interval=0.5, what="all invitations received")
+        sent = shell_json(sites["alpha"], ROWS.format(model="OutboxMessage", field="created_at"))
+        got = shell_json(sites["beta"], ROWS.format(model="InboundMessage", field="received_at"))
+        ms = [(got[k] - sent[k]) * 1000 for k in sent]
+        print(f"round trip, broker={args.broker}: {summary(ms)}")
+
+
+if __name__ == "__main__":
+    main()
