@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from sitectl import ROOT, Site
+from sitectl import ROOT, Site, wait_for
 from tests.live import LiveSites
 
 pytestmark = pytest.mark.live
@@ -151,6 +151,24 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     expect(a.get_by_role("row").filter(has_text="accept")).to_have_count(1)
     shot(a, "08-detail-not-configured")
 
+    a.get_by_role("link", name="Edit scope").click()
+    expect(a.get_by_label("Show only selected")).to_be_checked()
+    expect(a.get_by_label("ALPHA (Alpha Platform)")).to_be_checked()
+    a.get_by_label("Hide only selected").check()
+    a.get_by_label("ALPHA (Alpha Platform)").uncheck()
+    a.get_by_label("Bug", exact=True).uncheck()
+    a.get_by_label("OPS (Operations)").check()
+    shot(a, "09-edit-scope")
+    a.get_by_role("button", name="Save").click()
+    expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved")
+    expect(a.get_by_text("Hide only selected")).to_be_visible()
+    # Beta is told: what alpha lets it see now includes the Website project.
+    def beta_sees_website() -> bool:
+        b.reload()
+        return b.get_by_text("Website (WEB)").count() == 1
+
+    wait_for(beta_sees_website, timeout=LIVE / 1000, interval=0.3, what="beta to see alpha's new scope")
+
     a.get_by_role("button", name="Delete").click()
     dialog = a.get_by_role("dialog", name="Delete this synchronization?")
     expect(dialog).to_be_visible()
@@ -158,7 +176,7 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     a.keyboard.press("Tab")
     a.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Delete")).to_be_focused()  # focus stays inside
-    shot(a, "09-delete-dialog")
+    shot(a, "10-delete-dialog")
     a.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(a.get_by_text("Not configured").first).to_be_visible()
@@ -171,7 +189,7 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     expect(_row(b, name)).to_contain_text("Deleted", timeout=LIVE)
     _row(b, name).get_by_role("link", name=name).click()
     b.get_by_role("button", name="Remove record").click()
-    shot(b, "10-remove-record-dialog")
+    shot(b, "11-remove-record-dialog")
     b.get_by_role("dialog").get_by_role("button", name="Remove record").click()
     expect(b.get_by_role("status")).to_contain_text("removed from the list")
     expect(_row(b, name)).to_have_count(0)
@@ -190,13 +208,13 @@ def test_reject_with_confirmation(browser: Browser, sites: LiveSites) -> None:
     b.get_by_role("button", name="Reject").click()
     dialog = b.get_by_role("dialog", name="Reject this invitation?")
     expect(dialog).to_be_visible()
-    shot(b, "11-reject-dialog")
+    shot(b, "12-reject-dialog")
     dialog.get_by_role("button", name="Reject").click()
     expect(b.get_by_role("status")).to_contain_text("You rejected")
     expect(_row(b, name)).to_contain_text("Rejected")
 
     expect(_row(a, name)).to_contain_text("Rejected", timeout=LIVE)
-    shot(a, "12-list-rejected")
+    shot(a, "13-list-rejected")
     _row(a, name).get_by_role("link", name=name).click()
     a.get_by_role("button", name="Remove record").click()
     a.get_by_role("dialog").get_by_role("button", name="Remove record").click()
@@ -209,7 +227,7 @@ def test_member_is_refused_and_inactive_partner_is_reported(browser: Browser, si
     response = m.goto(alpha.url + "/plugins/servlet/ac/issue-sync/synchronizations/new/")
     assert response is not None and response.status == 403
     expect(m.get_by_role("heading", name="You need to be a Jira administrator")).to_be_visible()
-    shot(m, "13-member-forbidden")
+    shot(m, "14-member-forbidden")
 
     off = "from jira.models import SiteConfiguration as S; S.objects.filter(pk=1).update(issue_sync_active={})"
     beta.manage("shell", "-c", off.format(False))
