@@ -1,9 +1,11 @@
 """The Synchronizations pages clicked in a real browser against two live sites.
 
-Every screen is saved to docs/screenshots/ as it is reached.
+Every screen is saved as it is reached: to artifacts/screenshots/, or to docs/screenshots/ (the
+README's pictures) with UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the checkout clean.
 """
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from sitectl import ROOT, Site, wait_for
 from tests.live import LiveSites
 
 pytestmark = pytest.mark.live
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "artifacts") / "screenshots"
 LIVE = 5_000  # ms: the list polls every second, so a partner's change shows within a few.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
