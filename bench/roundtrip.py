@@ -16,6 +16,15 @@ from tests.live import Api
 ROWS = ("import json; from invitations.models import {model} as M; "
         "print(json.dumps({{str(i): t.timestamp() for i, t in M.objects.values_list('id', '{field}')}}))")
 
+PROFILE = """
+import json, time
+from invitations.discovery import partner_discover
+t = []
+for _ in range(30):
+    s = time.perf_counter(); partner_discover("https://alpha.atlassian.net"); t.append((time.perf_counter() - s) * 1000)
+print(json.dumps({"discover": t}))
+"""
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -35,8 +44,15 @@ def main() -> None:
                  interval=0.5, what="all invitations received")
         sent = shell_json(sites["alpha"], ROWS.format(model="OutboxMessage", field="created_at"))
         got = shell_json(sites["beta"], ROWS.format(model="InboundMessage", field="received_at"))
+        done = shell_json(sites["alpha"], ROWS.format(model="OutboxMessage", field="delivered_at"))
         ms = [(got[k] - sent[k]) * 1000 for k in sent]
         print(f"round trip, broker={args.broker}: {summary(ms)}")
+        # Where the time goes: after beta recorded it, until alpha saw the answer and marked it delivered.
+        print(f"  of which beta commit + answer + alpha marks delivered: "
+              f"{summary([(done[k] - got[k]) * 1000 for k in sent])}")
+        # Time spent inside beta's inbox request (discovery call back to alpha, verify, apply).
+        timing = shell_json(sites["beta"], PROFILE)
+        print(f"  beta calling alpha's discovery (once per new invitation): {summary(timing['discover'])}")
 
 
 if __name__ == "__main__":
