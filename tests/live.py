@@ -54,14 +54,15 @@ class LiveSites:
             db = f"issuesync_{name}_{self.run_id}"
             _pg(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
             self.databases[name] = db
-            site = make_site(
-                name, self.ports[name], directory=self.directory,
-                log_dir=ARTIFACTS / "logs" / self.run_id / name,
+            defaults = dict(
                 DATABASE_URL=f"{PG_BASE}/{db}", REDIS_URL=REDIS_URL, CELERY_QUEUE=f"t{self.run_id}-{name}",
                 VAR_DIR=str(ARTIFACTS / "var" / self.run_id / name),
                 DELIVERY_SWEEP_INTERVAL_SECONDS="1", DELIVERY_BACKOFF_BASE_SECONDS="0.2",
-                DELIVERY_BACKOFF_MAX_SECONDS="2", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", **env,
+                DELIVERY_BACKOFF_MAX_SECONDS="2", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2",
             )
+            # `env` may override any default (for example a private broker for one test).
+            site = make_site(name, self.ports[name], directory=self.directory,
+                             log_dir=ARTIFACTS / "logs" / self.run_id / name, **{**defaults, **env})
             site.manage("seed_site")
             self.sites[name] = site
 
