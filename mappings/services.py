@@ -104,6 +104,9 @@ def _validate(sync: Synchronization, data: MappingInput) -> dict[str, Any]:
     if not data.issue_types:
         err("issue_types", "Add at least one pair of issue types.")
     for local, remote in data.issue_types:
+        if not (local and remote):
+            err("issue_types", f"Pair {local or remote} with an issue type of the other site.")
+            continue
         if local not in own_types:
             err("issue_types", f"{local} is not an issue type this site's scope shows.")
         if remote not in partner_types:
@@ -113,6 +116,10 @@ def _validate(sync: Synchronization, data: MappingInput) -> dict[str, Any]:
     for local, remote, direction in data.fields:
         if direction not in LOCAL_DIRECTIONS:
             err("fields", f"Choose a direction for {local}.")
+            continue
+        if not (local and remote):
+            err("fields", f"Pair {own_fields.get(local, partner_fields.get(remote, {})).get('name', local or remote)} "
+                          f"with a field of the other site.")
             continue
         lf, pf = own_fields.get(local), partner_fields.get(remote)
         if lf is None:

@@ -16,12 +16,13 @@ from django.core.paginator import Paginator
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from invitations.models import OutboxMessage
 from invitations.outbox import outbox_retry
+from mappings.selectors import mapping_rows
 from synchronizations import services
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
@@ -106,16 +107,13 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     return render(request, "synchronizations/detail.html", {
         "sync": sync, "delivery": synchronization_delivery(sync), "history": synchronization_history(sync),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
-        "mappings_url": _mappings_url(sync),
+        "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync),
     })
 
 
 def _mappings_url(sync: Synchronization) -> str:
     """The next step after accepting; the mappings pages live in their own app."""
-    try:
-        return reverse("mappings:add", kwargs={"pk": sync.pk})
-    except NoReverseMatch:
-        return ""
+    return reverse("mappings:add", kwargs={"pk": sync.pk})
 
 
 @jira_admin_required

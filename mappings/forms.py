@@ -1,0 +1,119 @@
+"""The Add mapping / edit mapping form, from this site's side."""
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.forms import formset_factory
+
+from mappings.fields import OPTION_KINDS, site_fields
+from mappings.services import LOCAL_DIRECTIONS, MappingInput
+from synchronizations.models import Synchronization
+
+BLANK = [("", "—")]
+
+
+def _choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
+
+
+class _SyncForm(forms.Form):
+    def __init__(self, *args: Any, sync: Synchronization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sync = sync
+        self.setup(sync)
+
+    def setup(self, sync: Synchronization) -> None:
+        pass
+
+
+class IssueTypePairForm(_SyncForm):
+    local = forms.ChoiceField(required=False, label="This site's issue type")
+    partner = forms.ChoiceField(required=False, label="Partner's issue type")
+
+    def setup(self, sync: Synchronization) -> None:
+        _choices(self, "local", BLANK + [(t.name, t.name) for t in sync.scope.visible_issue_types()])
+        _choices(self, "partner", BLANK + [
+            (t["name"], t["name"]) for t in (sync.partner_visible or {}).get("issue_types", [])
+        ])
+
+
+class FieldPairForm(_SyncForm):
+    local = forms.ChoiceField(required=False, label="This site's field")
+    partner = forms.ChoiceField(required=False, label="Partner's field")
+    direction = forms.ChoiceField(choices=list(LOCAL_DIRECTIONS.items()), initial="both", label="Direction")
+
+    def setup(self, sync: Synchronization) -> None:
+        _choices(self, "local", BLANK + [(f["id"], f["name"]) for f in site_fields()])
+        _choices(self, "partner", BLANK + [
+            (f["id"], f["name"]) for f in (sync.partner_visible or {}).get("mappable_fields", [])
+        ])
+
+
+class ValueMapForm(_SyncForm):
+    field = forms.ChoiceField(required=False, label="Field")
+    partner = forms.CharField(required=False, max_length=120, label="Partner's value")
+    local = forms.CharField(required=False, max_length=120, label="This site's value")
+
+    def setup(self, sync: Synchronization) -> None:
+        _choices(self, "field", BLANK + [(f["id"], f["name"]) for f in site_fields()
+                                                if f["kind"] in OPTION_KINDS])
+
+
+IssueTypePairFormSet = formset_factory(IssueTypePairForm, extra=1, min_num=2)
+FieldPairFormSet = formset_factory(FieldPairForm, extra=1, min_num=4)
+ValueMapFormSet = formset_factory(ValueMapForm, extra=1, min_num=2)
+
+
+class MappingForm(_SyncForm):
+    name = forms.CharField(max_length=120, label="Mapping name", required=False)
+    local_project = forms.ChoiceField(label="This site's project", required=False)
+    partner_project = forms.ChoiceField(label="Partner's project", required=False)
+    comments = forms.ChoiceField(
+        choices=[("off", "Don't sync comments"), *LOCAL_DIRECTIONS.items()], initial="both",
+        widget=forms.RadioSelect, label="Comments",
+    )
+    filter = forms.CharField(
+        required=False, max_length=500, label="Filter",
+        help_text="Optional. Which issues sync, for example: issuetype = Bug AND labels in (customer, urgent)",
+    )
+    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def setup(self, sync: Synchronization) -> None:
+        _choices(self, "local_project", BLANK + [(p.key, f"{p.name} ({p.key})")
+                                                        for p in sync.scope.visible_projects()])
+        _choices(self, "partner_project", BLANK + [
+            (p["key"], f"{p['name']} ({p['key']})") for p in (sync.partner_visible or {}).get("projects", [])
+        ])
+
+
+def mapping_input(form: MappingForm, types: Any, field_pairs: Any, values: Any) -> MappingInput:
+    d = form.cleaned_data
+    value_maps: dict[str, list[tuple[str, str]]] = {}
+    for row in values.cleaned_data:
+        if row.get("field") and (row.get("partner") or row.get("local")):
+            value_maps.setdefault(row["field"], []).append((row["partner"], row["local"]))
+    return MappingInput(
+        name=d["name"], local_project=d["local_project"], partner_project=d["partner_project"],
+        issue_types=[(r["local"], r["partner"]) for r in types.cleaned_data if r.get("local") or r.get("partner")],
+        fields=[(r["local"], r["partner"], r["direction"]) for r in field_pairs.cleaned_data
+                if r.get("local") or r.get("partner")],
+        value_maps=value_maps, comments=d["comments"], filter=d["filter"], enabled=d["enabled"],
+    )
+
+
+def initial_rows(data: MappingInput | None) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]],
+                                                      list[dict[str, Any]]]:
+    if data is None:
+        return ({"comments": "both", "enabled": True}, [],
+                [{"local": "summary", "partner": "summary", "direction": "both"},
+                 {"local": "description", "partner": "description", "direction": "both"}], [])
+    main = {"name": data.name, "local_project": data.local_project, "partner_project": data.partner_project,
+            "comments": data.comments, "filter": data.filter, "enabled": data.enabled}
+    types = [{"local": a, "partner": b} for a, b in data.issue_types]
+    fields = [{"local": a, "partner": b, "direction": d} for a, b, d in data.fields]
+    values = [{"field": f, "partner": p, "local": lv} for f, pairs in data.value_maps.items() for p, lv in pairs]
+    return main, types, fields, values

@@ -1,0 +1,125 @@
+"""The mapping pages: Add mapping, edit, enable/disable, delete."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from mappings.forms import (
+    FieldPairFormSet,
+    IssueTypePairFormSet,
+    MappingForm,
+    ValueMapFormSet,
+    initial_rows,
+    mapping_input,
+)
+from mappings.models import Mapping
+from mappings.services import StaleMapping, mapping_delete, mapping_local_view, mapping_save, mapping_set_enabled
+from synchronizations.models import Synchronization
+from synchronizations.services import ActionRefused
+from synchronizations.states import ACCEPTED
+from synchronizations.views import jira_admin_required
+
+SECTIONS = ("issue_types", "fields", "value_maps")
+
+
+def _sync(pk: Any) -> Synchronization:
+    return get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
+
+
+def _mapping(sync: Synchronization, mapping_id: Any) -> Mapping:
+    return get_object_or_404(Mapping, pk=mapping_id, synchronization=sync, deleted_at__isnull=True)
+
+
+def _version(request: HttpRequest) -> int | None:
+    try:
+        return int(request.POST["version"])
+    except (KeyError, ValueError):
+        return None
+
+
+@jira_admin_required
+def mapping_edit_view(request: HttpRequest, pk: Any, mapping_id: Any = None) -> HttpResponse:
+    sync = _sync(pk)
+    if sync.status not in ACCEPTED:
+        messages.error(request, "Mappings can be configured once the invitation is accepted.")
+        return redirect(sync.get_absolute_url())
+    mapping = _mapping(sync, mapping_id) if mapping_id else None
+    kw = {"form_kwargs": {"sync": sync}}
+    section_errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = MappingForm(request.POST, sync=sync)
+        types = IssueTypePairFormSet(request.POST, prefix="types", **kw)  # type: ignore[arg-type]
+        pairs = FieldPairFormSet(request.POST, prefix="fields", **kw)  # type: ignore[arg-type]
+        values = ValueMapFormSet(request.POST, prefix="values", **kw)  # type: ignore[arg-type]
+        if all(f.is_valid() for f in (form, types, pairs, values)):
+            try:
+                saved = mapping_save(
+                    synchronization=sync, data=mapping_input(form, types, pairs, values),
+                    mapping_id=mapping.pk if mapping else None,
+                    base_version=form.cleaned_data.get("version") if mapping else None, user=request.user,
+                )
+            except ValidationError as e:
+                for key, errors in e.message_dict.items():
+                    if key in SECTIONS:
+                        section_errors[key] = errors
+                    else:
+                        form.add_error(key if key in form.fields else None, errors)
+            except ActionRefused as e:
+                form.add_error(None, str(e))
+                if isinstance(e, StaleMapping):
+                    section_errors["stale"] = [str(e)]
+            else:
+                messages.success(request, f"Mapping “{saved.name}” saved. Your partner sees it too.")
+                return redirect(sync.get_absolute_url() + "#mappings")
+    else:
+        main, type_rows, field_rows, value_rows = initial_rows(
+            mapping_local_view(mapping, sync.role) if mapping else None
+        )
+        if mapping:
+            main["version"] = mapping.version
+        form = MappingForm(initial=main, sync=sync)
+        types = IssueTypePairFormSet(initial=type_rows, prefix="types", **kw)  # type: ignore[arg-type]
+        pairs = FieldPairFormSet(initial=field_rows, prefix="fields", **kw)  # type: ignore[arg-type]
+        values = ValueMapFormSet(initial=value_rows, prefix="values", **kw)  # type: ignore[arg-type]
+    return render(request, "mappings/edit.html", {
+        "sync": sync, "mapping": mapping, "form": form, "types": types, "pairs": pairs, "values": values,
+        "section_errors": section_errors,
+    })
+
+
+@jira_admin_required
+@require_POST
+def mapping_enable_view(request: HttpRequest, pk: Any, mapping_id: Any) -> HttpResponse:
+    sync = _sync(pk)
+    mapping = _mapping(sync, mapping_id)
+    enabled = request.POST.get("enabled") == "1"
+    try:
+        mapping_set_enabled(mapping=mapping, enabled=enabled, base_version=_version(request), user=request.user)
+    except ValidationError as e:
+        messages.error(request, "This mapping cannot be enabled: " + " ".join(
+            m for ms in e.message_dict.values() for m in ms))
+    except ActionRefused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Mapping “{mapping.name}” {'enabled' if enabled else 'disabled'}.")
+    return redirect(sync.get_absolute_url() + "#mappings")
+
+
+@jira_admin_required
+@require_POST
+def mapping_delete_view(request: HttpRequest, pk: Any, mapping_id: Any) -> HttpResponse:
+    sync = _sync(pk)
+    mapping = _mapping(sync, mapping_id)
+    try:
+        mapping_delete(mapping=mapping, base_version=_version(request), user=request.user)
+    except ActionRefused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"Mapping “{mapping.name}” deleted.")
+    return redirect(sync.get_absolute_url() + "#mappings")
+

@@ -1,0 +1,160 @@
+"""Mappings clicked in a real browser: Not configured -> Active on both sites and back, a stale edit
+refused, and a narrowed scope that disables a mapping with a warning on both sides."""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from sitectl import Site, wait_for
+from tests.browser.test_pages import LIVE, _page, browser, shot  # noqa: F401  (browser is a fixture)
+from tests.live import Api, LiveSites
+
+pytestmark = pytest.mark.live
+DETAIL = "/plugins/servlet/ac/issue-sync/synchronizations/{}/"
+
+
+def _accepted(alpha_api: Api, beta_api: Api, name: str) -> str:
+    r = alpha_api.post("/synchronizations/", {"name": name, "partner_address": "https://beta.atlassian.net",
+                                              "scope": {"mode": "show_all"}})
+    assert r.status_code == 201, r.text
+    sync_id = str(r.json()["id"])
+    beta_api.wait_status(sync_id, "invitation_received")
+    assert beta_api.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"}).status_code == 200
+    alpha_api.wait_status(sync_id, "not_configured")
+    return sync_id
+
+
+def _until(page: Page, site: Site, sync_id: str, check: Callable[[Page], bool], what: str) -> None:
+    """The detail page does not poll: reload it until the partner's change shows, with a deadline."""
+    def seen() -> bool:
+        page.goto(site.url + DETAIL.format(sync_id))
+        return check(page)
+
+    wait_for(seen, timeout=LIVE / 1000 * 2, interval=0.3, what=what)
+
+
+def _status_is(label: str) -> Callable[[Page], bool]:
+    return lambda p: p.locator(".facts .lozenge").inner_text().strip().lower() == label.lower()
+
+
+def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,  # noqa: F811
+                                             alpha_api: Api, beta_api: Api) -> None:
+    alpha, beta = sites["alpha"], sites["beta"]
+    name = f"Mobile escalations {uuid.uuid4().hex[:6]}"
+    sync_id = _accepted(alpha_api, beta_api, name)
+
+    a = _page(browser, alpha)
+    a.goto(alpha.url + DETAIL.format(sync_id))
+    expect(a.locator(".facts")).to_contain_text("Not configured")
+    expect(a.get_by_text("No mappings yet")).to_be_visible()
+    a.get_by_role("link", name="Add mapping").first.click()
+    expect(a.get_by_role("heading", name="Add mapping")).to_be_visible()
+
+    # Saving with nothing chosen explains each missing part and keeps what was typed.
+    a.get_by_label("Mapping name").fill("Bugs both ways")
+    a.get_by_role("button", name="Save mapping").click()
+    expect(a.get_by_text("Choose one of this site's projects that the scope shows.")).to_be_visible()
+    expect(a.get_by_text("Add at least one pair of issue types.")).to_be_visible()
+    expect(a.get_by_label("Mapping name")).to_have_value("Bugs both ways")
+
+    a.get_by_label("This site's project").select_option(label="Alpha Platform (ALPHA)")
+    a.get_by_label("Partner's project").select_option(label="Beta Mobile App (BETA)")
+    a.get_by_label("This site's issue type 1").select_option("Bug")
+    a.get_by_label("Partner's issue type 1").select_option("Bug")
+    # Summary and Description are paired already; a text field cannot take a number field.
+    a.get_by_label("This site's field 3").select_option(label="Customer")
+    a.get_by_label("Partner's field 3").select_option(label="Estimate")
+    a.get_by_role("button", name="Save mapping").click()
+    expect(a.get_by_text(re.compile(r"Customer \(.*\) cannot be mapped to Estimate"))).to_be_visible()
+    a.get_by_label("Partner's field 3").select_option(label="Client")
+    a.get_by_label("Direction 3").select_option(label="To the partner only")
+    shot(a, "11-add-mapping")
+    a.get_by_role("button", name="Save mapping").click()
+
+    expect(a.get_by_role("status")).to_contain_text("Mapping “Bugs both ways” saved")
+    row = a.locator("#mappings").get_by_role("row").filter(has_text="Bugs both ways")
+    expect(row).to_contain_text("ALPHA ↔ BETA")
+    expect(row).to_contain_text("Enabled")
+    expect(a.locator(".facts")).to_contain_text("Active")
+    shot(a, "12-detail-active")
+
+    # beta sees the same mapping from its side, and is Active too.
+    b = _page(browser, beta)
+    _until(b, beta, sync_id, _status_is("Active"), "beta to become Active")
+    b_row = b.locator("#mappings").get_by_role("row").filter(has_text="Bugs both ways")
+    expect(b_row).to_contain_text("BETA ↔ ALPHA")
+
+    # alpha opens the editor; meanwhile beta renames the mapping. alpha's save is refused, not merged.
+    a.locator("#mappings").get_by_role("link", name="Bugs both ways").click()
+    expect(a.get_by_role("heading", name="Edit mapping")).to_be_visible()
+    expect(a.get_by_label("This site's field 3")).to_have_value(re.compile("customfield_"))
+    b_row.get_by_role("link", name="Bugs both ways").click()
+    expect(b.get_by_label("This site's project")).to_have_value("BETA")
+    expect(b.get_by_label("Direction 3")).to_have_value("from_partner")
+    b.get_by_label("Mapping name").fill("Bugs, renamed on beta")
+    b.get_by_role("button", name="Save mapping").click()
+    expect(b.get_by_role("status")).to_contain_text("saved")
+    wait_for(lambda: alpha_api.get(f"/synchronizations/{sync_id}/mappings/").json()[0]["version"] == 2,
+             timeout=10, what="alpha to receive beta's edit")
+    a.get_by_label("Filter").fill("labels = mobile")
+    a.get_by_role("button", name="Save mapping").click()
+    expect(a.get_by_role("alert")).to_contain_text("This mapping was changed by admin (https://beta.atlassian.net)")
+    shot(a, "13-stale-edit")
+    a.goto(alpha.url + DETAIL.format(sync_id))
+    expect(a.locator("#mappings")).to_contain_text("Bugs, renamed on beta")
+
+    # Disabling the only enabled mapping on beta: Not configured on both sides.
+    _until(b, beta, sync_id, lambda p: "Bugs, renamed on beta" in p.locator("#mappings").inner_text(), "beta list")
+    b.get_by_role("button", name="Disable Bugs, renamed on beta").click()
+    expect(b.get_by_role("status")).to_contain_text("disabled")
+    expect(b.locator(".facts")).to_contain_text("Not configured")
+    _until(a, alpha, sync_id, _status_is("Not configured"), "alpha to become Not configured")
+    expect(a.locator("#mappings").get_by_role("row").filter(has_text="renamed")).to_contain_text("Disabled")
+
+    # Delete asks first, then the mapping is gone on both sides.
+    a.get_by_role("button", name="Delete Bugs, renamed on beta").click()
+    dialog = a.get_by_role("dialog", name="Delete this mapping?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Delete mapping").click()
+    expect(a.get_by_role("status")).to_contain_text("deleted")
+    expect(a.get_by_text("No mappings yet")).to_be_visible()
+    _until(b, beta, sync_id, lambda p: p.get_by_text("No mappings yet").count() == 1, "beta to drop the mapping")
+
+
+def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
+    browser: Browser, sites: LiveSites, alpha_api: Api, beta_api: Api  # noqa: F811
+) -> None:
+    alpha, beta = sites["alpha"], sites["beta"]
+    sync_id = _accepted(alpha_api, beta_api, f"Narrowed {uuid.uuid4().hex[:6]}")
+    r = beta_api.post(f"/synchronizations/{sync_id}/mappings/", {
+        "name": "Website bugs", "local_project": "BETA", "partner_project": "WEB",
+        "issue_types": [{"local": "Bug", "partner": "Bug"}],
+        "field_pairs": [{"local": "summary", "partner": "summary", "direction": "both"}],
+        "value_maps": {}, "comments": "off", "filter": "", "enabled": True,
+    })
+    assert r.status_code == 201, r.text
+    alpha_api.wait_status(sync_id, "active")
+
+    a = _page(browser, alpha)
+    a.goto(alpha.url + DETAIL.format(sync_id))
+    a.get_by_role("link", name="Edit scope").click()
+    a.get_by_label("Hide only selected").check()
+    a.get_by_label("WEB (Website)").check()
+    a.get_by_role("button", name="Save").click()
+    expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved")
+    warning = "Disabled because a scope no longer shows WEB"
+    expect(a.locator("#mappings")).to_contain_text(warning)
+    expect(a.locator(".facts")).to_contain_text("Not configured")
+    shot(a, "14-mapping-disabled-by-scope")
+
+    b = _page(browser, beta)
+    _until(b, beta, sync_id, lambda p: warning in p.locator("body").inner_text(), "beta to show the warning")
+    expect(b.locator(".facts")).to_contain_text("Not configured")
+    # Enabling it again is refused while the scope hides the project, with the reason.
+    b.get_by_role("button", name="Enable Website bugs").click()
+    expect(b.get_by_role("alert").or_(b.get_by_role("status"))).to_contain_text("cannot be enabled")
+    expect(b.locator(".facts")).to_contain_text("Not configured")
