@@ -1,6 +1,7 @@
 """Reads for the pages and the API: constant query counts whatever the number of rows."""
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,15 +63,37 @@ class HistoryEntry:
     state: str
     by: str
     error: str = ""
+    what: str = ""
+
+
+def _what(body: bytes | memoryview) -> tuple[str, str]:
+    """What a message changed, for the history: (summary, who changed it if the message says)."""
+    try:
+        payload = json.loads(bytes(body))["payload"]
+    except (ValueError, KeyError, TypeError):
+        return "", ""
+    if "mapping" in payload:
+        m = payload["mapping"]
+        state = "enabled" if m.get("enabled") else "disabled"
+        return f"Mapping “{m.get('name')}” version {m.get('version')}, {state}", str(m.get("updated_by", ""))
+    if "version" in payload and "id" in payload:
+        return f"Mapping deleted (version {payload['version']})", ""
+    visible = payload.get("visible")
+    if isinstance(visible, dict):
+        projects = ", ".join(str(p.get("key")) for p in visible.get("projects", []))
+        return f"Scope shows {projects or 'no projects'}", ""
+    return "", ""
 
 
 def synchronization_history(sync: Synchronization) -> list[HistoryEntry]:
-    sent = [
-        HistoryEntry("sent", m.message_type, m.sequence, m.created_at, m.state, m.created_by, m.last_error)
-        for m in OutboxMessage.objects.filter(synchronization_id=sync.pk)
-    ]
-    received = [
-        HistoryEntry("received", m.message_type, m.sequence, m.received_at, "applied", m.sender)
-        for m in InboundMessage.objects.filter(synchronization_id=sync.pk)
-    ]
+    sent = []
+    for m in OutboxMessage.objects.filter(synchronization_id=sync.pk):
+        what, _ = _what(m.body)
+        sent.append(HistoryEntry("sent", m.message_type, m.sequence, m.created_at, m.state, m.created_by,
+                                 m.last_error, what))
+    received = []
+    for r in InboundMessage.objects.filter(synchronization_id=sync.pk):
+        what, by = _what(r.body)
+        received.append(HistoryEntry("received", r.message_type, r.sequence, r.received_at, "applied",
+                                     by or r.sender, "", what))
     return sorted(sent + received, key=lambda e: e.at)

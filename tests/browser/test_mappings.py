@@ -106,6 +106,9 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     shot(a, "13-stale-edit")
     a.goto(alpha.url + DETAIL.format(sync_id))
     expect(a.locator("#mappings")).to_contain_text("Bugs, renamed on beta")
+    # The message history says who changed what.
+    history = a.get_by_role("row").filter(has_text="Mapping “Bugs, renamed on beta” version 2")
+    expect(history).to_contain_text("admin (https://beta.atlassian.net)")
 
     # Disabling the only enabled mapping on beta: Not configured on both sides.
     _until(b, beta, sync_id, lambda p: "Bugs, renamed on beta" in p.locator("#mappings").inner_text(), "beta list")
