@@ -87,7 +87,8 @@ def inbox(request: HttpRequest) -> JsonResponse:
             return _refuse(401, "the signing key is not the one the sender publishes", request)
         pem = partner.public_key_pem
     else:
-        return _refuse(404, "unknown synchronization", request)
+        # Retryable, like a gap in the sequence: the invitation may still be on its way.
+        return _refuse(425, "unknown synchronization: waiting for its invitation", request)
 
     try:
         signing.verify(request.method or "POST", settings.SITE_ADDRESS + INBOX_PATH, request.headers, body,

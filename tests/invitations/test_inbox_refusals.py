@@ -255,11 +255,16 @@ def test_it_refuses_a_body_over_the_size_cap(client: Client, key: PartnerKey, sy
         assert_refused(send(client, key, env), 413, "larger than the size cap", before, caplog)
 
 
-def test_it_refuses_a_message_for_an_unknown_synchronization(client: Client, key: PartnerKey,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
-    env = envelope(type="delete", synchronization_id=uuid.uuid4(), sequence=1)
+def test_a_message_for_an_unknown_synchronization_waits_for_its_invitation(
+    client: Client, key: PartnerKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Retryable, like any gap in the sequence: the invitation that creates the record may still be on
+    # its way. The sender keeps retrying until its give-up time, then shows the error.
+    env = envelope(type="delete", synchronization_id=uuid.uuid4(), sequence=2)
     before = Snapshot()
-    assert_refused(send(client, key, env), 404, "unknown synchronization", before, caplog)
+    response = send(client, key, env)
+    assert_refused(response, 425, "unknown synchronization: waiting for its invitation", before, caplog)
+    assert response["Retry-After"] == "1"
 
 
 def test_it_refuses_a_message_that_does_not_apply_to_the_current_status(
