@@ -72,7 +72,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     expect(a.get_by_text(re.compile(r"Customer \(.*\) cannot be mapped to Estimate"))).to_be_visible()
     a.get_by_label("Partner's field 3").select_option(label="Client")
     a.get_by_label("Direction 3").select_option(label="To the partner only")
-    shot(a, "11-add-mapping")
+    shot(a, "20-add-mapping")
     a.get_by_role("button", name="Save mapping").click()
 
     expect(a.get_by_role("status")).to_contain_text("Mapping “Bugs both ways” saved")
@@ -80,7 +80,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     expect(row).to_contain_text("ALPHA ↔ BETA")
     expect(row).to_contain_text("Enabled")
     expect(a.locator(".facts")).to_contain_text("Active")
-    shot(a, "12-detail-active")
+    shot(a, "21-detail-active")
 
     # beta sees the same mapping from its side, and is Active too.
     b = _page(browser, beta)
@@ -103,7 +103,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     a.get_by_label("Filter").fill("labels = mobile")
     a.get_by_role("button", name="Save mapping").click()
     expect(a.get_by_role("alert")).to_contain_text("This mapping was changed by admin (https://beta.atlassian.net)")
-    shot(a, "13-stale-edit")
+    shot(a, "22-stale-edit")
     a.goto(alpha.url + DETAIL.format(sync_id))
     expect(a.locator("#mappings")).to_contain_text("Bugs, renamed on beta")
     # The message history says who changed what.
@@ -152,7 +152,7 @@ def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
     warning = "Disabled because a scope no longer shows WEB"
     expect(a.locator("#mappings")).to_contain_text(warning)
     expect(a.locator(".facts")).to_contain_text("Not configured")
-    shot(a, "14-mapping-disabled-by-scope")
+    shot(a, "23-mapping-disabled-by-scope")
 
     b = _page(browser, beta)
     _until(b, beta, sync_id, lambda p: warning in p.locator("body").inner_text(), "beta to show the warning")
