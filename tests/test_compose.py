@@ -157,3 +157,11 @@ def test_the_readme_documents_every_variable_and_starts_with_the_two_commands() 
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
     missing = (_names_read_by_settings() | _names_read_by_entrypoint()) - documented
     assert not missing, f"README.md does not document {missing}"
+
+
+def test_every_picture_and_document_the_readme_links_exists() -> None:
+    readme = (ROOT / "README.md").read_text()
+    linked = re.findall(r"\]\(((?:docs|bench)/[^)#]+)\)", readme)
+    assert any(p.endswith(".png") for p in linked)
+    missing = [p for p in linked if not (ROOT / p).is_file()]
+    assert not missing, f"README.md links missing files: {missing}"
