@@ -21,3 +21,12 @@ def test_the_docs_page_references_no_external_host(client: Client) -> None:
     external = [u for u in urls if u.startswith(("http://", "https://", "//")) and "testserver" not in u]
     assert external == []
     assert client.get("/api/schema/").status_code == 200
+
+
+def test_the_schema_has_the_mapping_operations(client: Client) -> None:
+    client.force_login(User.objects.create_superuser("admin", password="admin"))
+    paths = client.get("/api/schema/?format=json").json()["paths"]
+    base = "/api/synchronizations/{sync_pk}/mappings/"
+    assert set(paths[base]) >= {"get", "post"}
+    assert set(paths[base + "{id}/"]) >= {"get", "put", "delete"}
+    assert "post" in paths[base + "{id}/enable/"] and "post" in paths[base + "{id}/disable/"]
