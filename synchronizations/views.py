@@ -104,7 +104,9 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     sync = get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
     if sync.status == InvitationStatus.INVITATION_RECEIVED:
         return redirect("synchronizations:next", pk=sync.pk)
-    return render(request, "synchronizations/detail.html", {
+    # htmx polls the page's content so a partner's change shows without a reload.
+    template = "synchronizations/_detail.html" if request.headers.get("HX-Request") else "synchronizations/detail.html"
+    return render(request, template, {
         "sync": sync, "delivery": synchronization_delivery(sync), "history": synchronization_history(sync),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
         "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync),
