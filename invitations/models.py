@@ -54,7 +54,13 @@ class OutboxMessage(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["synchronization_id", "sequence"], name="outbox_unique_sequence"),
         ]
-        indexes = [models.Index(fields=["state", "next_attempt_at"], name="outbox_due")]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="outbox_due"),
+            # A synchronization's delivery state reads only its undelivered messages; delivered ones
+            # (nearly all, as history grows) stay out of this index.
+            models.Index(fields=["synchronization_id", "sequence"], name="outbox_undelivered",
+                         condition=~models.Q(state="delivered")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.message_type} #{self.sequence} to {self.recipient} ({self.state})"

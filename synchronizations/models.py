@@ -96,7 +96,14 @@ class Synchronization(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["removed_at", "status", "-updated_at"], name="sync_list")]
+        # The list's order (-updated_at, pk) with and without its status filter, listed rows only:
+        # a page at any offset is read in index order, with no sort.
+        indexes = [
+            models.Index(fields=["-updated_at", "id"], name="sync_list",
+                         condition=models.Q(removed_at__isnull=True)),
+            models.Index(fields=["status", "-updated_at", "id"], name="sync_list_status",
+                         condition=models.Q(removed_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} with {self.partner_address} ({self.get_status_display()})"

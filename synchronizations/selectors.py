@@ -3,29 +3,27 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 
 from invitations.models import DeliveryState, InboundMessage, OutboxMessage
-from synchronizations.models import Synchronization
+from jira.models import IssueType, Project
+from synchronizations.models import Scope, Synchronization
 
 
 def synchronization_list(*, status: str | None = None) -> QuerySet[Synchronization]:
-    """The list, each row annotated with its delivery state in the same query."""
-    undelivered = OutboxMessage.objects.filter(synchronization_id=OuterRef("pk")).exclude(
-        state=DeliveryState.DELIVERED
-    )
-    failed = undelivered.filter(state=DeliveryState.FAILED)
-    oldest = undelivered.order_by("sequence")
-    qs = Synchronization.listed.select_related("scope").annotate(
-        delivery_failed=Exists(failed),
-        delivery_pending=Exists(undelivered),
-        delivery_attempts=Subquery(oldest.values("attempts")[:1]),
-        delivery_next_at=Subquery(oldest.values("next_attempt_at")[:1]),
-        delivery_error=Subquery(oldest.values("last_error")[:1]),
-    )
+    """The list in page order, rows only: nothing here may cost work per row skipped by OFFSET.
+
+    Each page's delivery states come from `synchronization_deliveries` over that page's rows
+    alone; computing them in this query (correlated subqueries) made PostgreSQL evaluate them
+    for every row before the page's offset too.
+    """
+    qs = Synchronization.listed.all()
     if status:
         qs = qs.filter(status=status)
     return qs.order_by("-updated_at", "pk")
@@ -40,11 +38,8 @@ class DeliveryInfo:
     failed_message_id: uuid.UUID | None = None
 
 
-def synchronization_delivery(sync: Synchronization) -> DeliveryInfo:
-    undelivered = list(
-        OutboxMessage.objects.filter(synchronization_id=sync.pk)
-        .exclude(state=DeliveryState.DELIVERED).order_by("sequence")
-    )
+def _delivery(undelivered: Sequence[OutboxMessage]) -> DeliveryInfo:
+    """One synchronization's delivery state from its undelivered messages, oldest first."""
     if not undelivered:
         return DeliveryInfo("delivered")
     failed = [m for m in undelivered if m.state == DeliveryState.FAILED]
@@ -52,6 +47,84 @@ def synchronization_delivery(sync: Synchronization) -> DeliveryInfo:
         return DeliveryInfo("failed", failed[0].attempts, None, failed[0].last_error, failed[0].id)
     m = undelivered[0]
     return DeliveryInfo("pending", m.attempts, m.next_attempt_at, m.last_error)
+
+
+def _undelivered() -> QuerySet[OutboxMessage]:
+    # Served by the partial index outbox_undelivered: only messages not delivered yet are in it.
+    return (OutboxMessage.objects.exclude(state=DeliveryState.DELIVERED).order_by("synchronization_id", "sequence")
+            .only("id", "synchronization_id", "sequence", "state", "attempts", "next_attempt_at", "last_error"))
+
+
+def synchronization_delivery(sync: Synchronization) -> DeliveryInfo:
+    return _delivery(list(_undelivered().filter(synchronization_id=sync.pk)))
+
+
+def synchronization_deliveries(syncs: Iterable[Synchronization]) -> dict[uuid.UUID, DeliveryInfo]:
+    """The delivery state of each of these synchronizations (a page of the list), in one query."""
+    ids = [s.pk for s in syncs]
+    undelivered: dict[uuid.UUID, list[OutboxMessage]] = defaultdict(list)
+    if ids:
+        for m in _undelivered().filter(synchronization_id__in=ids):
+            undelivered[m.synchronization_id].append(m)
+    return {pk: _delivery(undelivered.get(pk, [])) for pk in ids}
+
+
+@dataclass(frozen=True)
+class ScopeRow:
+    """A scope as the API shows it: its choices and what they let the partner see."""
+
+    mode: str
+    projects: list[Project]
+    issue_types: list[IssueType]
+    visible: dict[str, Any]
+
+    @classmethod
+    def of(cls, scope: Scope) -> ScopeRow:
+        return cls(scope.mode, list(scope.projects.all()), list(scope.issue_types.all()), scope.visible())
+
+
+def scope_rows(syncs: Sequence[Synchronization]) -> dict[int, ScopeRow]:
+    """The scopes of these synchronizations (a page of the list) by scope id, in the same queries for
+    any page: this site's projects, issue types and fields are read once and each scope's choices
+    are plain id pairs, where `Scope.visible()` would query per scope and prefetching would build
+    model managers per row. Gives what `ScopeRow.of` gives."""
+    from mappings.fields import site_fields
+
+    scope_ids = [s.scope_id for s in syncs]
+    if not scope_ids:
+        return {}
+    projects = list(Project.objects.all())
+    issue_types = list(IssueType.objects.all())
+    fields = site_fields()
+    modes = dict(Scope.objects.filter(pk__in=scope_ids).values_list("pk", "mode"))
+    chosen_projects: dict[int, set[int]] = defaultdict(set)
+    for scope_id, project_id in Scope.projects.through.objects.filter(scope_id__in=scope_ids).values_list(
+            "scope_id", "project_id"):
+        chosen_projects[scope_id].add(project_id)
+    chosen_types: dict[int, set[int]] = defaultdict(set)
+    for scope_id, type_id in Scope.issue_types.through.objects.filter(scope_id__in=scope_ids).values_list(
+            "scope_id", "issuetype_id"):
+        chosen_types[scope_id].add(type_id)
+    rows = {}
+    for scope_id, mode in modes.items():
+        chosen_p, chosen_t = chosen_projects[scope_id], chosen_types[scope_id]
+        shown_p = _visible(mode, projects, chosen_p)
+        shown_t = _visible(mode, issue_types, chosen_t)
+        rows[scope_id] = ScopeRow(
+            mode, [p for p in projects if p.pk in chosen_p], [t for t in issue_types if t.pk in chosen_t],
+            {"projects": [{"key": p.key, "name": p.name} for p in shown_p],
+             "issue_types": [{"name": t.name} for t in shown_t], "mappable_fields": fields},
+        )
+    return rows
+
+
+def _visible(mode: str, everything: list[Any], selected: set[int]) -> list[Any]:
+    """`Scope._visible` on rows already loaded."""
+    if mode == Scope.Mode.SHOW_ONLY_SELECTED:
+        return [x for x in everything if x.pk in selected]
+    if mode == Scope.Mode.HIDE_ONLY_SELECTED:
+        return [x for x in everything if x.pk not in selected]
+    return everything
 
 
 @dataclass(frozen=True)

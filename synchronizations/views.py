@@ -26,7 +26,12 @@ from mappings.selectors import mapping_rows
 from synchronizations import services
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
-from synchronizations.selectors import synchronization_delivery, synchronization_history, synchronization_list
+from synchronizations.selectors import (
+    synchronization_deliveries,
+    synchronization_delivery,
+    synchronization_history,
+    synchronization_list,
+)
 from synchronizations.states import InvitationStatus
 
 PAGE_SIZE = 50
@@ -69,7 +74,10 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     if status not in InvitationStatus.values:
         status = ""
     page = Paginator(synchronization_list(status=status or None), PAGE_SIZE).get_page(request.GET.get("page"))
-    return {"page": page, "rows": page.object_list, "status": status, "statuses": InvitationStatus.choices}
+    syncs = list(page.object_list)
+    deliveries = synchronization_deliveries(syncs)
+    rows = [(s, deliveries[s.pk]) for s in syncs]
+    return {"page": page, "rows": rows, "status": status, "statuses": InvitationStatus.choices}
 
 
 @jira_admin_required

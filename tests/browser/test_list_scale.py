@@ -1,4 +1,5 @@
-"""The list stays fast at 10,000 rows: one page of 50 with a constant number of SQL queries (PostgreSQL)."""
+"""The list stays fast at 10,000 rows: a page, of the list page or of the API, costs the same SQL queries
+whatever the number of rows and the page size (PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
@@ -6,14 +7,18 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from invitations.models import OutboxMessage
+from jira.models import CustomField, IssueType, Project
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.states import InvitationStatus
 
 LIST = "/plugins/servlet/ac/issue-sync/synchronizations/"
+API = "/api/synchronizations/"
 
 
 def _rows(n: int) -> None:
@@ -55,6 +60,78 @@ def test_ten_thousand_rows_cost_the_same_queries_as_a_few(admin: Client, django_
     with django_assert_max_num_queries(len(few.captured_queries)):
         r = admin.get(LIST + "?status=rejected", HTTP_HX_REQUEST="true")  # the live-polling fragment
     assert b"<html" not in r.content and r.content.count(b"<tr data-sync") == 50
+
+
+def _scopes_with_choices() -> None:
+    """Scopes in every mode with projects and issue types chosen, so the API's scope column has work to do."""
+    projects = [Project.objects.create(key=k, name=f"Project {k}") for k in ("ZED", "ALP", "MID")]
+    types = [IssueType.objects.create(name=n, hierarchy_level=i % 2) for i, n in enumerate(("Task", "Bug", "Epic"))]
+    CustomField.objects.create(name="Team", field_type=CustomField.FieldType.SELECT, options=["Red", "Blue"])
+    modes = list(Scope.Mode.values)
+    for i, scope in enumerate(Scope.objects.order_by("pk")[:30]):
+        scope.mode = modes[i % len(modes)]
+        scope.save()
+        scope.projects.set(projects[: i % 3 + 1])
+        scope.issue_types.set(types[i % 2:])
+
+
+@pytest.mark.django_db
+def test_an_api_page_costs_the_same_queries_whatever_its_size_and_the_rows(
+        admin: Client, django_assert_num_queries: Any) -> None:
+    _rows(60)
+    _scopes_with_choices()
+    with CaptureQueriesContext(connection) as few:
+        r = admin.get(API + "?limit=2")
+    assert r.status_code == 200 and len(r.json()["results"]) == 2
+    _rows(10_000 - 60)
+    for url, size in (("?limit=50", 50), ("?limit=50&offset=9000", 50), ("?limit=200", 200),
+                      ("?limit=50&offset=800&status=rejected", 50)):
+        with django_assert_num_queries(len(few.captured_queries)):
+            r = admin.get(API + url)
+        assert r.status_code == 200 and len(r.json()["results"]) == size, url
+
+
+@pytest.mark.django_db
+def test_each_api_row_says_what_the_synchronization_itself_says(admin: Client) -> None:
+    """The list reads scopes and deliveries for the whole page at once; a row must not differ from
+    the single synchronization's own read, whatever the scope mode or the delivery state."""
+    _rows(250)  # the first 200 have a message waiting or failed
+    _scopes_with_choices()
+    failed = OutboxMessage.objects.filter(state="failed").first()
+    assert failed is not None
+    failed.last_error, failed.attempts = "HTTP 503", 4
+    failed.save()
+    # A pending message followed by a failed one: the row shows the failed one, as the synchronization does.
+    pending = OutboxMessage.objects.filter(state="pending").first()
+    assert pending is not None
+    pending.pk, pending.sequence, pending.state, pending.last_error = uuid.uuid4(), 2, "failed", "HTTP 400"
+    pending.save(force_insert=True)
+    listed = admin.get(API + "?limit=250").json()["results"]
+    assert {row["scope"]["mode"] for row in listed} == set(Scope.Mode.values)
+    assert {row["delivery"]["state"] for row in listed} == {"delivered", "pending", "failed"}
+    assert any(row["scope"]["projects"] and row["scope"]["issue_types"] for row in listed)
+    for row in listed:
+        assert row == admin.get(f"{API}{row['id']}/").json()
+
+
+@pytest.mark.django_db
+def test_the_delivery_column_says_what_waits_what_failed_and_what_arrived(admin: Client) -> None:
+    _rows(3)  # messages: waiting, failed, waiting
+    waiting, failed, arrived = OutboxMessage.objects.order_by("synchronization_id").all()
+    waiting.state, waiting.attempts = "pending", 2
+    failed.state, failed.last_error = "failed", "HTTP 503 from the partner"
+    arrived.state = "delivered"
+    for m in (waiting, failed, arrived):
+        m.save()
+    page = admin.get(LIST).content.decode()
+
+    def row(m: OutboxMessage) -> str:
+        start = page.index(f'<tr data-sync="{m.synchronization_id}">')
+        return page[start:page.index("</tr>", start)]
+
+    assert "Sending (attempt 3)…" in row(waiting) and "Retry" not in row(waiting)
+    assert "Not delivered: HTTP 503 from the partner" in row(failed) and "Retry sending" in row(failed)
+    assert "Delivered" in row(arrived) and "Sending" not in row(arrived)
 
 
 @pytest.mark.django_db
