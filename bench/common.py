@@ -17,10 +17,11 @@ EMBEDDED = dict(DELIVERY_SWEEP_INTERVAL_SECONDS="1", WEB_CONCURRENCY="2", WORKER
 
 
 @contextmanager
-def two_sites(broker: str) -> Iterator[dict[str, Site]]:
+def two_sites(broker: str, **env: str) -> Iterator[dict[str, Site]]:
+    """alpha and beta, live; `env` overrides the sites' settings (e.g. WORKER_POOL)."""
     if broker == "redis":
         template = template_database(uuid.uuid4().hex[:8])
-        sites = LiveSites(template, LOG_LEVEL="WARNING")
+        sites = LiveSites(template, **{"LOG_LEVEL": "WARNING", **env})  # type: ignore[arg-type]
         try:
             sites.start()
             yield sites.sites
@@ -35,7 +36,8 @@ def two_sites(broker: str) -> Iterator[dict[str, Site]]:
     for name, port in ports.items():
         var = ARTIFACTS / "var" / f"bench-{run}" / name
         site = make_site(name, port, directory=directory_setting(ports),
-                         log_dir=ARTIFACTS / "logs" / f"bench-{run}" / name, VAR_DIR=str(var), **EMBEDDED)
+                         log_dir=ARTIFACTS / "logs" / f"bench-{run}" / name,
+                         **{"VAR_DIR": str(var), **EMBEDDED, **env})
         site.manage("migrate", "--noinput")
         site.manage("seed_site")
         made[name] = site

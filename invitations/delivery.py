@@ -23,9 +23,23 @@ def backoff_seconds(attempts: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def due_messages() -> Q:
+def sweep_grace_seconds() -> float:
+    """How long a due message's own doorbell may take before the sweep rings again.
+
+    The sweep runs in the worker, from the same first-in first-out queue as the
+    doorbells, and a sweep that waited there longer than this is dropped unrun
+    (its `expires`, issuesync/celery.py). So when a sweep runs, every doorbell
+    rung more than this long ago has been taken off the queue already: a message
+    overdue by more than the grace has lost its doorbell, or never had one (a
+    backoff too long for a countdown), and only those are rung again.
+    """
+    return float(settings.DELIVERY_SWEEP_GRACE_SECONDS)
+
+
+def due_messages(*, grace: float = 0) -> Q:
+    """Messages a worker may claim now; with `grace`, only pending ones overdue by more than that."""
     now = timezone.now()
-    return Q(state=DeliveryState.PENDING, next_attempt_at__lte=now) | Q(
+    return Q(state=DeliveryState.PENDING, next_attempt_at__lte=now - timedelta(seconds=grace)) | Q(
         state=DeliveryState.DELIVERING, claimed_until__lt=now
     )
 

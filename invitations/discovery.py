@@ -1,10 +1,12 @@
 """Discovery: what this site publishes about itself, and reading a partner's."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 
 from invitations import transport
 from invitations.directory import normalize_address
@@ -45,9 +47,32 @@ class PartnerDiscovery:
     public_key_pem: str
 
 
-def partner_discover(address: str) -> PartnerDiscovery:
-    """Fetch a partner's discovery through the directory; raise DiscoveryError if unusable."""
+# How long a fetched discovery document is kept for callers that accept one that old.
+DISCOVERY_CACHE_SECONDS = 60
+
+
+def _cache_key(address: str) -> str:
+    return f"invitations:discovery:{address}"
+
+
+def partner_discover(address: str, *, max_age: float = 0) -> PartnerDiscovery:
+    """Fetch a partner's discovery through the directory; raise DiscoveryError if unusable.
+
+    With `max_age`, a document fetched at most that many seconds ago may be answered
+    instead, from Django's cache (per process by default); every fresh fetch is
+    remembered, failures are not.
+    """
     address = normalize_address(address)
+    if max_age > 0:
+        cached = cache.get(_cache_key(address))
+        if cached is not None and time.time() - cached[0] <= max_age:
+            return cached[1]  # type: ignore[no-any-return]
+    found = _fetch(address)
+    cache.set(_cache_key(address), (time.time(), found), timeout=DISCOVERY_CACHE_SECONDS)
+    return found
+
+
+def _fetch(address: str) -> PartnerDiscovery:
     try:
         data = transport.request("GET", address, DISCOVERY_PATH, headers={"Accept": "application/json"}).json()
         key = data["public_key"]

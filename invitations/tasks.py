@@ -5,7 +5,7 @@ import uuid
 
 from celery import shared_task
 
-from invitations.delivery import due_messages, message_deliver
+from invitations.delivery import due_messages, message_deliver, sweep_grace_seconds
 from invitations.models import OutboxMessage
 
 # Short waits ride on a countdown; longer ones stay in the database
@@ -22,9 +22,13 @@ def deliver_message(outbox_id: str) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_outbox(limit: int = 1000) -> int:
-    """Ring again for every message that is due: covers lost tasks and long backoffs."""
-    ids = list(OutboxMessage.objects.filter(due_messages()).order_by("next_attempt_at")
-               .values_list("id", flat=True)[:limit])
+    """Ring again for every message overdue by more than the grace: covers lost tasks and long backoffs.
+
+    A message due for less than the grace still has its own doorbell on the way, so it is
+    left alone: ringing for it would only queue a duplicate task that claims nothing.
+    """
+    ids = list(OutboxMessage.objects.filter(due_messages(grace=sweep_grace_seconds()))
+               .order_by("next_attempt_at").values_list("id", flat=True)[:limit])
     for outbox_id in ids:
         deliver_message.delay(str(outbox_id))
     return len(ids)

@@ -7,8 +7,11 @@ Failures are classified: transient ones are retried, permanent ones shown.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 import requests
@@ -18,6 +21,28 @@ from django.utils import timezone
 from invitations.directory import SiteDirectory, UnknownSite
 
 RETRYABLE_STATUSES = {408, 409, 425, 429}
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's HTTP session, set up once rather than for every request.
+
+    One per thread (a Session is not thread-safe) and per process (a forked child
+    must not share its parent's state). It stores no cookies: what one answer
+    sets is never sent back with the next request. It ignores proxy variables
+    and ~/.netrc (the directory says where each partner runs, and no credential
+    but the signature goes out), which also spares reading the environment on
+    every request; a CA bundle named by REQUESTS_CA_BUNDLE still applies.
+    """
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None or getattr(_local, "pid", None) != os.getpid():
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        _local.session, _local.pid = session, os.getpid()
+    return session
 
 
 class TransportError(Exception):
@@ -71,8 +96,12 @@ def request(
     except UnknownSite as e:
         raise TransportError(str(e), permanent=True) from e
     url = base + path
+    # Every request on a connection of its own: a kept-alive connection the partner
+    # closed while idle would fail the next POST (which is never resent blindly),
+    # turning a quiet moment into a retry.
+    headers = {**(headers or {}), "Connection": "close"}
     try:
-        with requests.request(
+        with _session().request(
             method,
             url,
             data=body,

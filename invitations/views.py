@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from invitations import signing
 from invitations.directory import SiteDirectory
-from invitations.discovery import DiscoveryError, discovery_document, partner_discover
+from invitations.discovery import DISCOVERY_CACHE_SECONDS, DiscoveryError, discovery_document, partner_discover
 from invitations.keys import key_id_prefix, load_public_key
 from invitations.messages import INBOX_PATH, REGISTRY, MalformedMessage, envelope_decode
 from invitations.models import InboundMessage
@@ -79,8 +79,13 @@ def inbox(request: HttpRequest) -> JsonResponse:
     elif REGISTRY[envelope.type].creates_synchronization:
         # No shortcut for a repeated invitation here: nothing is acknowledged
         # before its signature is verified (message_apply dedupes after that).
+        # A burst of invitations from one partner costs one discovery fetch, not one
+        # each; a key id other than the remembered one is fetched again, so a key the
+        # partner changed is seen at once.
         try:
-            partner = partner_discover(envelope.sender)
+            partner = partner_discover(envelope.sender, max_age=DISCOVERY_CACHE_SECONDS)
+            if partner.key_id != key_id:
+                partner = partner_discover(envelope.sender)
         except DiscoveryError as e:
             return _refuse(503, f"the sender's key could not be fetched: {e}", request)
         if partner.key_id != key_id:

@@ -63,6 +63,9 @@ DELIVERY_GIVE_UP_AFTER_SECONDS = envint("DELIVERY_GIVE_UP_AFTER_SECONDS", str(3 
 # How long a worker owns a claimed message before another may take it over.
 DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", "60")
 DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECONDS", "5"))
+# The sweep rings only for messages overdue by more than this: until then a message's own
+# doorbell is still on its way through the queue (see invitations.delivery.sweep_grace_seconds).
+DELIVERY_SWEEP_GRACE_SECONDS = 5 * DELIVERY_SWEEP_INTERVAL_SECONDS
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -173,9 +176,14 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes the database connection around every task unless told to reuse it: a new
+# PostgreSQL connection per delivery was a third of a worker's time. Connections are kept
+# like in a web request instead (CONN_MAX_AGE, closed when broken: issuesync/celery.py),
+# and recycled after this many tasks.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # kombu's SQLAlchemy transport hands its transport options to create_engine(), which
-# refuses unknown ones: the embedded broker keeps kombu's defaults (1 s polling).
+# refuses unknown ones: the embedded broker's polling interval is set in issuesync/celery.py.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 3600, "polling_interval": 0.1}
 )

@@ -1,0 +1,83 @@
+"""The sweep rings again only for messages whose own doorbell cannot still be on its way."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from django.utils import timezone
+from kombu import Connection
+
+from invitations.models import DeliveryState, OutboxMessage
+from invitations.tasks import sweep_outbox
+from issuesync.celery import app
+from tests.factories import BETA
+
+pytestmark = pytest.mark.django_db
+GRACE = 5.0
+
+
+@pytest.fixture
+def ring() -> Iterator[Any]:
+    with override_settings(DELIVERY_SWEEP_GRACE_SECONDS=GRACE), \
+            mock.patch("invitations.tasks.deliver_message.delay") as delay:
+        yield delay
+
+
+def _message(*, due_for: float, state: str = DeliveryState.PENDING, claimed_until: Any = None) -> OutboxMessage:
+    now = timezone.now()
+    return OutboxMessage.objects.create(
+        synchronization_id=uuid.uuid4(), sequence=1, message_type="delete", recipient=BETA, body=b"{}",
+        state=state, next_attempt_at=now - timedelta(seconds=due_for), claimed_until=claimed_until,
+        give_up_at=now + timedelta(days=1), created_at=now,
+    )
+
+
+def _rung(ring: Any) -> set[str]:
+    return {c.args[0] for c in ring.call_args_list}
+
+
+def test_a_message_due_for_less_than_the_grace_is_left_to_its_own_doorbell(ring: Any) -> None:
+    _message(due_for=0)
+    _message(due_for=GRACE - 1)
+    assert sweep_outbox() == 0
+    ring.assert_not_called()
+
+
+def test_a_message_overdue_by_more_than_the_grace_is_rung_again(ring: Any) -> None:
+    lost = _message(due_for=GRACE + 1)
+    _message(due_for=-30)  # a retry not due yet
+    assert sweep_outbox() == 1
+    assert _rung(ring) == {str(lost.pk)}
+
+
+def test_a_claim_whose_lease_expired_is_rung_at_once(ring: Any) -> None:
+    now = timezone.now()
+    expired = _message(due_for=0, state=DeliveryState.DELIVERING, claimed_until=now - timedelta(seconds=1))
+    _message(due_for=0, state=DeliveryState.DELIVERING, claimed_until=now + timedelta(seconds=60))
+    assert sweep_outbox() == 1
+    assert _rung(ring) == {str(expired.pk)}
+
+
+def test_delivered_and_failed_messages_are_never_rung(ring: Any) -> None:
+    _message(due_for=GRACE * 10, state=DeliveryState.DELIVERED)
+    _message(due_for=GRACE * 10, state=DeliveryState.FAILED)
+    assert sweep_outbox() == 0
+
+
+def test_a_sweep_left_waiting_in_the_queue_longer_than_the_grace_is_dropped() -> None:
+    app.loader.import_default_modules()
+    entry = app.conf.beat_schedule["sweep outbox"]
+    assert entry["task"] == "invitations.tasks.sweep_outbox"
+    assert entry["options"]["expires"] == settings.DELIVERY_SWEEP_GRACE_SECONDS
+    assert settings.DELIVERY_SWEEP_GRACE_SECONDS >= settings.DELIVERY_SWEEP_INTERVAL_SECONDS
+
+
+def test_the_embedded_broker_polls_ten_times_a_second(tmp_path: Any) -> None:
+    with Connection(f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}") as conn:
+        assert conn.transport.polling_interval == 0.1
