@@ -100,8 +100,9 @@ def request(
     # closed while idle would fail the next POST (which is never resent blindly),
     # turning a quiet moment into a retry.
     headers = {**(headers or {}), "Connection": "close"}
+    session = _session()
     try:
-        with _session().request(
+        with session.request(
             method,
             url,
             data=body,
@@ -123,6 +124,8 @@ def request(
         raise TransportError(f"{address} did not answer in time", permanent=False) from e
     except requests.RequestException as e:
         raise TransportError(f"{address} could not be reached", permanent=False) from e
+    finally:
+        session.close()  # not every server echoes "Connection: close": never keep the socket
     if 200 <= status < 300:
         return Response(status, content)
     if 300 <= status < 400:
