@@ -216,9 +216,14 @@ def test_both_sides_delete_at_once(f: Faulty) -> None:
     f.beta.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"})
     f.settle(sync_id, "not_configured", "not_configured")
     t0 = time.monotonic()
-    codes = [r.status_code for r in _together(lambda: f.beta.post(f"/synchronizations/{sync_id}/delete/"),
-                                              lambda: f.alpha.post(f"/synchronizations/{sync_id}/delete/"))]
+    # "At once" means each side deletes before it hears of the other's delete. Holding alpha's
+    # message in the proxy makes that certain: alpha deletes, beta deletes (not knowing), and beta's
+    # message reaches an alpha that already deleted; then alpha's reaches a beta that already did.
+    f.proxy.set("down")
+    codes = [f.alpha.post(f"/synchronizations/{sync_id}/delete/").status_code,
+             f.beta.post(f"/synchronizations/{sync_id}/delete/").status_code]
     assert codes == [200, 200]
+    f.proxy.set("pass")
     a = f.settle(sync_id, "deleted", "deleted")
     report("both delete", a, t0)
 
