@@ -208,9 +208,13 @@ def message_apply(
             return "duplicate"
         event = Received(envelope.type)
         sync = Synchronization.objects.select_for_update().filter(pk=envelope.synchronization_id).first()
+        # Checked again under the lock: a concurrent delivery of this same message may have
+        # committed while we waited for it (each statement sees what is committed when it runs).
+        if sync is not None and InboundMessage.objects.filter(pk=envelope.id).exists():
+            return "duplicate"
         if sync is None:
             if event != Received.INVITATION:
-                raise MessageRefused("unknown synchronization", status=404)
+                raise MessageRefused("unknown synchronization: waiting for its invitation", status=425)
             if envelope.sequence != 1:
                 raise MessageRefused("an invitation must be message #1", status=422)
             sync = _invitation_receive(envelope, partner_key_id, partner_public_key_pem)
