@@ -169,3 +169,16 @@ def test_retry_puts_a_failed_message_back_in_the_queue(admin: Client) -> None:
     assert r.status_code == 200 and b"again" in r.content
     message.refresh_from_db()
     assert message.state == "pending"
+
+
+@pytest.mark.django_db
+def test_the_delivery_column_reads_plainly_before_a_first_retry_and_without_an_error(admin: Client) -> None:
+    _rows(2)
+    first, unexplained = OutboxMessage.objects.order_by("synchronization_id").all()
+    first.state, first.attempts = "pending", 0
+    unexplained.state, unexplained.last_error = "failed", ""
+    for m in (first, unexplained):
+        m.save()
+    page = admin.get(LIST).content.decode()
+    assert ">Sending…</span>" in page and "attempt" not in page
+    assert ">Not delivered</span>" in page and f"{LIST}{unexplained.synchronization_id}/retry/" in page
