@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from invitations import transport
-from invitations.delivery import message_deliver
+from invitations.delivery import outbox_deliver
 from invitations.messages import envelope_encode
 from invitations.models import DeliveryState, OutboxMessage
 from synchronizations.models import Synchronization
@@ -51,7 +51,7 @@ def test_two_workers_claiming_the_same_message_send_it_once() -> None:
     def worker() -> None:
         try:
             start.wait()
-            message_deliver(outbox_id=message.pk)
+            outbox_deliver(outbox_id=message.pk)
         finally:
             returned.release()
             connection.close()
@@ -83,8 +83,8 @@ def test_the_delivery_state_is_delivered_pending_with_attempts_or_failed_with_wh
     assert synchronization_delivery(sync).state == "pending"
 
     with _fail(permanent=False):
-        delay = message_deliver(outbox_id=message.pk)
-    assert delay is not None and delay > 0
+        retries = outbox_deliver(outbox_id=message.pk)
+    assert list(retries) == [message.pk] and retries[message.pk] > 0
     info = admin_client.get(f"/api/synchronizations/{sync.pk}/").json()["delivery"]
     assert (info["state"], info["attempts"]) == ("pending", 1)
     assert info["error"] == "https://beta.atlassian.net could not be reached"
@@ -92,12 +92,12 @@ def test_the_delivery_state_is_delivered_pending_with_attempts_or_failed_with_wh
 
     # Not due yet: a second doorbell does not send early.
     with _ok() as send:
-        assert message_deliver(outbox_id=message.pk) is None
+        assert outbox_deliver(outbox_id=message.pk) == {}
     send.assert_not_called()
 
     OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
     with _fail(permanent=True):
-        assert message_deliver(outbox_id=message.pk) is None
+        assert outbox_deliver(outbox_id=message.pk) == {}
     info = admin_client.get(f"/api/synchronizations/{sync.pk}/").json()["delivery"]
     assert (info["state"], info["attempts"], info["failed_message_id"]) == ("failed", 2, str(message.pk))
     assert "could not be reached" in info["error"]
@@ -109,7 +109,7 @@ def test_a_message_past_its_retry_window_fails() -> None:
     message = _outbox(sync)
     OutboxMessage.objects.filter(pk=message.pk).update(give_up_at=timezone.now() - timedelta(seconds=1))
     with _fail(permanent=False):
-        assert message_deliver(outbox_id=message.pk) is None
+        assert outbox_deliver(outbox_id=message.pk) == {}
     assert synchronization_delivery(sync).state == "failed"
 
 
@@ -120,7 +120,7 @@ def test_an_admin_retries_a_failed_message_and_it_is_delivered(
     sync = synchronization()
     message = _outbox(sync)
     with _fail(permanent=True):
-        message_deliver(outbox_id=message.pk)
+        outbox_deliver(outbox_id=message.pk)
     with mock.patch("invitations.tasks.deliver_message.delay") as ring:
         with django_capture_on_commit_callbacks(execute=True):
             r = admin_client.post(f"/api/synchronizations/{sync.pk}/retry/")
@@ -128,7 +128,7 @@ def test_an_admin_retries_a_failed_message_and_it_is_delivered(
     assert r.json()["delivery"]["state"] == "pending"
     ring.assert_called_once_with(str(message.pk))
     with _ok():
-        message_deliver(outbox_id=message.pk)
+        outbox_deliver(outbox_id=message.pk)
     assert admin_client.get(f"/api/synchronizations/{sync.pk}/").json()["delivery"]["state"] == "delivered"
 
 
