@@ -103,9 +103,10 @@ def test_a_burst_of_messages_is_delivered_in_batches_each_once(breakable: LiveSi
     breakable["alpha"].stop("worker")
     ids = [_invite(alpha, f"Burst {i}") for i in range(30)]
     breakable["alpha"].start("worker")
-    for sync_id in ids:
-        wait_for(lambda sync_id=sync_id: alpha.sync(sync_id)["delivery"]["state"] == "delivered", timeout=60,
-                 what="alpha to record every invitation of the burst as delivered")
+    def all_delivered() -> bool:
+        return all(alpha.sync(sync_id)["delivery"]["state"] == "delivered" for sync_id in ids)
+
+    wait_for(all_delivered, timeout=60, what="alpha to record every invitation of the burst as delivered")
     assert [_inbound_count(breakable, sync_id) for sync_id in ids] == [1] * len(ids)
     placeholders = ",".join(["%s"] * len(ids))
     attempts = _query(breakable, "alpha", "SELECT array_agg(DISTINCT attempts) FROM invitations_outboxmessage "
