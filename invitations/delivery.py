@@ -128,9 +128,10 @@ def _claim(outbox_id: uuid.UUID) -> tuple[uuid.UUID, list[OutboxMessage]]:
             claimed_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
             attempts=F("attempts") + 1,
         )
-    # In sequence order within each synchronization: the partner applies them in the order sent.
-    messages = sorted(OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING),
-                      key=lambda m: (m.created_at, m.synchronization_id, m.sequence))
+    # In sequence order within each synchronization, whatever the clocks said: the partner applies
+    # them in the order sent, and a later one sent first would only be answered 425.
+    messages = list(OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING)
+                    .order_by("synchronization_id", "sequence"))
     return claim, messages
 
 
