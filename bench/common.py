@@ -66,6 +66,24 @@ def summary(ms: list[float]) -> str:
             f"max={max(ms):.1f} mean={statistics.mean(ms):.1f} (ms)")
 
 
+def process_tree_cpu(site: Site) -> dict[str, float]:
+    """CPU time (user + system, seconds) of every process in each of the site's process groups."""
+    out: dict[str, float] = {}
+    groups = {p.pid: role for role, p in site.processes.items()}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) in groups:
+            out[f"{site.name}/{groups[int(fields[2])]}[{pid}]"] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 def process_tree_rss(site: Site) -> dict[str, int]:
     """Peak resident memory (VmHWM, kB) of every process in each of the site's process groups."""
     out: dict[str, int] = {}

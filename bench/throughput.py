@@ -5,7 +5,9 @@
 
 Sustained rate = messages applied on beta per second from the first to the last one applied
 (InboundMessage.received_at); the rate including worker start-up is printed too. Peak RSS =
-VmHWM of every process in both sites' process groups (web, worker, beat and their children).
+VmHWM of every process in both sites' process groups (web, worker, beat and their children); CPU
+per message = each role's processes' CPU time during the drain divided by N (PostgreSQL and
+Redis are not counted).
 --pool and --concurrency set alpha's and beta's workers (WORKER_POOL, WORKER_CONCURRENCY); the
 defaults are docker-compose.yml's.
 """
@@ -15,7 +17,7 @@ import argparse
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import process_tree_rss, shell_json, two_sites
+from bench.common import process_tree_cpu, process_tree_rss, shell_json, two_sites
 from sitectl import wait_for
 
 CREATE = """
@@ -52,10 +54,12 @@ def main() -> None:
         with ThreadPoolExecutor(len(shares)) as pool:
             list(pool.map(lambda k: shell_json(alpha, CREATE.format(n=k)), shares))
         print(f"created {args.n} invitations in {time.monotonic() - t:.1f}s (worker stopped)")
+        cpu_before = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         started = time.time()
         alpha.start("worker")
         wait_for(lambda: shell_json(sites["beta"], COUNT) >= args.n, timeout=900, interval=2,
                  what="every message received")
+        cpu_after = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         first, last = shell_json(sites["beta"], SPAN)
         attempts = shell_json(alpha, ATTEMPTS)
         workers = f"pool={args.pool} concurrency={args.concurrency}"
@@ -65,6 +69,13 @@ def main() -> None:
         print(f"  including worker start-up: {last - started:.1f}s = {args.n / (last - started):.0f} messages/s "
               f"(first applied {first - started:.1f}s after the worker was started)")
         print(f"  delivery attempts: {attempts['a']} for {attempts['n']} messages")
+        # The drain's CPU per message, by role (the polling shells above are not in these groups).
+        roles: dict[str, float] = {}
+        for name, seconds in cpu_after.items():
+            role = name.split("[")[0]
+            roles[role] = roles.get(role, 0.0) + seconds - cpu_before.get(name, 0.0)
+        print("  CPU per message during the drain: " + ", ".join(
+            f"{role} {seconds / args.n * 1000:.2f} ms" for role, seconds in sorted(roles.items())))
         rss = {**process_tree_rss(alpha), **process_tree_rss(sites["beta"])}
         for name, kb in sorted(rss.items()):
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")

@@ -1,4 +1,4 @@
-"""Delivering one outbox message: claim it, sign it, send it, record the outcome."""
+"""Delivering outbox messages: claim the due ones for a partner, sign and send them, record each outcome."""
 from __future__ import annotations
 
 import logging
@@ -7,14 +7,18 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from invitations import signing, transport
-from invitations.messages import INBOX_PATH
+from invitations.messages import BATCH_PATH, INBOX_PATH, MAX_BATCH_MESSAGES, batch_encode
 from invitations.models import DeliveryState, OutboxMessage
 
 log = logging.getLogger(__name__)
+
+BATCH_OVERHEAD_BYTES = 1024  # the batch document around the messages: sender, recipient, brackets
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -44,54 +48,124 @@ def due_messages(*, grace: float = 0) -> Q:
     )
 
 
-def message_deliver(*, outbox_id: uuid.UUID) -> float | None:
-    """Try to deliver once. Returns seconds until the next try when one is scheduled, else None."""
+def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
+    """Deliver the rung message, and with it the other messages due now for the same partner.
+
+    Returns, for each message that will be tried again, the seconds until its next try.
+    """
+    claim, messages = _claim(outbox_id)
+    if not messages:
+        return {}
+    recipient = messages[0].recipient
+    try:
+        if len(messages) == 1:
+            _post(recipient, INBOX_PATH, bytes(messages[0].body))
+            outcomes: list[transport.TransportError | None] = [None]
+        else:
+            bodies = [bytes(m.body) for m in messages]
+            body = batch_encode(sender=settings.SITE_ADDRESS, recipient=recipient, bodies=bodies)
+            outcomes = _batch_outcomes(recipient, _post(recipient, BATCH_PATH, body), len(messages))
+    except transport.TransportError as e:
+        outcomes = [e] * len(messages)
+    return _record(claim, messages, outcomes)
+
+
+def _post(recipient: str, path: str, body: bytes) -> transport.Response:
+    headers = signing.sign("POST", recipient + path, body, {"Content-Type": "application/json"})
+    return transport.request("POST", recipient, path, body=body, headers=headers)
+
+
+def _batch_outcomes(
+    recipient: str, response: transport.Response, count: int
+) -> list[transport.TransportError | None]:
+    """Each message's answer in a batch, classified as if it had been sent alone."""
+    try:
+        results = response.json()["results"]
+        if not isinstance(results, list) or len(results) != count:
+            raise ValueError("one result per message was expected")
+        return [
+            None if 200 <= int(r["code"]) < 300
+            else transport.refusal(recipient, int(r["code"]), str(r.get("error", "")), r.get("retry_after"))
+            for r in results
+        ]
+    except (ValueError, KeyError, TypeError) as e:
+        # The partner committed nothing we can tell apart: retry all; applied ones come back as duplicates.
+        raise transport.TransportError(f"{recipient} answered an unreadable batch result", permanent=False) from e
+
+
+def _claim(outbox_id: uuid.UUID) -> tuple[uuid.UUID, list[OutboxMessage]]:
+    """Claim the rung message, if it is still due, and up to the batch size of others due for its partner.
+
+    The claim is a conditional UPDATE: of several workers ringing for the same row, exactly
+    one changes it, and the claim token says which rows are whose. On PostgreSQL the
+    candidates are read with FOR UPDATE SKIP LOCKED, so concurrent workers take different
+    rows instead of queueing on the same ones; a claim whose worker died expires with its lease.
+    """
+    claim = uuid.uuid4()
+    recipient = OutboxMessage.objects.filter(due_messages(), pk=outbox_id).values_list("recipient", flat=True).first()
+    if recipient is None:
+        return claim, []
     now = timezone.now()
-    # The claim is a conditional UPDATE: of several workers ringing for the same
-    # row, exactly one changes it; a claim whose worker died expires with its lease.
-    claimed = (
-        OutboxMessage.objects.filter(pk=outbox_id)
-        .filter(due_messages())
-        .update(
-            state=DeliveryState.DELIVERING,
+    limit = max(1, min(settings.DELIVERY_BATCH_SIZE, MAX_BATCH_MESSAGES))
+    with transaction.atomic():
+        candidates = list(
+            OutboxMessage.objects.filter(due_messages(), recipient=recipient)
+            .select_for_update(skip_locked=True)
+            .annotate(rung=Case(When(pk=outbox_id, then=Value(0)), default=Value(1)), size=Length("body"))
+            .order_by("rung", "next_attempt_at", "created_at")
+            .values_list("pk", "size")[:limit]
+        )
+        # Never more than the partner's size cap in one request (a lone message is sent whatever its size).
+        ids: list[uuid.UUID] = []
+        total = BATCH_OVERHEAD_BYTES
+        for pk, size in candidates:
+            total += (size or 0) + 1
+            if ids and total > settings.INBOUND_MAX_BODY_BYTES:
+                break
+            ids.append(pk)
+        OutboxMessage.objects.filter(due_messages(), pk__in=ids).update(
+            state=DeliveryState.DELIVERING, claim=claim,
             claimed_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
             attempts=F("attempts") + 1,
         )
-    )
-    if not claimed:
-        return None
-    message = OutboxMessage.objects.get(pk=outbox_id)
-    body = bytes(message.body)
-    try:
-        headers = signing.sign(
-            "POST", message.recipient + INBOX_PATH, body, {"Content-Type": "application/json"}
-        )
-        transport.request("POST", message.recipient, INBOX_PATH, body=body, headers=headers)
-    except transport.TransportError as e:
-        return _record_failure(message, e)
-    OutboxMessage.objects.filter(pk=outbox_id, state=DeliveryState.DELIVERING).update(
-        state=DeliveryState.DELIVERED, delivered_at=timezone.now(), claimed_until=None, last_error=""
-    )
-    log.info("delivered %s #%s of %s to %s", message.message_type, message.sequence,
-             message.synchronization_id, message.recipient)
-    return None
+    # In sequence order within each synchronization, whatever the clocks said: the partner applies
+    # them in the order sent, and a later one sent first would only be answered 425.
+    messages = list(OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING)
+                    .order_by("synchronization_id", "sequence"))
+    return claim, messages
 
 
-def _record_failure(message: OutboxMessage, error: transport.TransportError) -> float | None:
+def _record(
+    claim: uuid.UUID, messages: list[OutboxMessage], outcomes: list[transport.TransportError | None]
+) -> dict[uuid.UUID, float]:
+    """Record each message's outcome, as its own delivery would have; only rows this claim still holds."""
     now = timezone.now()
-    mine = OutboxMessage.objects.filter(pk=message.pk, state=DeliveryState.DELIVERING)
-    if error.permanent or now >= message.give_up_at:
-        mine.update(state=DeliveryState.FAILED, claimed_until=None, last_error=str(error))
-        log.warning("giving up on %s #%s to %s: %s", message.message_type, message.sequence,
-                    message.recipient, error)
-        return None
-    delay = backoff_seconds(message.attempts)
-    if error.retry_after is not None:
-        delay = max(delay, min(error.retry_after, settings.DELIVERY_BACKOFF_MAX_SECONDS))
-    mine.update(
-        state=DeliveryState.PENDING, claimed_until=None, last_error=str(error),
-        next_attempt_at=now + timedelta(seconds=delay),
-    )
-    log.info("will retry %s #%s to %s in %.1fs: %s", message.message_type, message.sequence,
-             message.recipient, delay, error)
-    return delay
+    mine = OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING)
+    delivered = [m for m, e in zip(messages, outcomes, strict=True) if e is None]
+    if delivered:
+        mine.filter(pk__in=[m.pk for m in delivered]).update(
+            state=DeliveryState.DELIVERED, delivered_at=now, claimed_until=None, claim=None, last_error=""
+        )
+    for m in delivered:
+        log.info("delivered %s #%s of %s to %s", m.message_type, m.sequence, m.synchronization_id, m.recipient)
+    failed: dict[str, list[uuid.UUID]] = {}
+    retries: dict[uuid.UUID, float] = {}
+    for m, error in zip(messages, outcomes, strict=True):
+        if error is None:
+            continue
+        if error.permanent or now >= m.give_up_at:
+            failed.setdefault(str(error), []).append(m.pk)
+            log.warning("giving up on %s #%s to %s: %s", m.message_type, m.sequence, m.recipient, error)
+            continue
+        delay = backoff_seconds(m.attempts)
+        if error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, settings.DELIVERY_BACKOFF_MAX_SECONDS))
+        mine.filter(pk=m.pk).update(
+            state=DeliveryState.PENDING, claimed_until=None, claim=None, last_error=str(error),
+            next_attempt_at=now + timedelta(seconds=delay),
+        )
+        retries[m.pk] = delay
+        log.info("will retry %s #%s to %s in %.1fs: %s", m.message_type, m.sequence, m.recipient, delay, error)
+    for text, ids in failed.items():
+        mine.filter(pk__in=ids).update(state=DeliveryState.FAILED, claimed_until=None, claim=None, last_error=text)
+    return retries

@@ -17,6 +17,9 @@ from rest_framework import serializers
 
 PROTOCOL_VERSION = 1
 INBOX_PATH = "/wire/v1/messages"
+# Several messages to one partner in one signed request: {"sender", "recipient", "messages": [...]}.
+BATCH_PATH = "/wire/v1/batches"
+MAX_BATCH_MESSAGES = 100
 
 
 class VisibleProjectSerializer(serializers.Serializer):
@@ -158,13 +161,66 @@ def envelope_encode(envelope: Envelope) -> bytes:
 
 
 def envelope_decode(body: bytes) -> Envelope:
+    return _envelope_from(_json_object(body))
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise MalformedMessage("the body is not valid JSON") from e
     if not isinstance(data, dict):
         raise MalformedMessage("the body is not a JSON object")
+    return data
+
+
+def _envelope_from(data: Any) -> Envelope:
+    if not isinstance(data, dict):
+        raise MalformedMessage("the message is not a JSON object")
     s = EnvelopeSerializer(data=data)
     if not s.is_valid():
         raise MalformedMessage(f"the message is not valid: {json.dumps(s.errors)}")
     return Envelope(**s.validated_data)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One message of a batch: its envelope, or why it is malformed, and its canonical bytes."""
+
+    envelope: Envelope | None
+    error: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Batch:
+    sender: str
+    recipient: str
+    items: list[BatchItem]
+
+
+def batch_encode(*, sender: str, recipient: str, bodies: list[bytes]) -> bytes:
+    """The stored message bodies, as they are, inside one batch document."""
+    head = json.dumps({"recipient": recipient, "sender": sender}, separators=(",", ":"), sort_keys=True).encode()
+    return head[:-1] + b',"messages":[' + b",".join(bodies) + b"]}"
+
+
+def batch_decode(body: bytes) -> Batch:
+    """Raise MalformedMessage if the batch itself is; a malformed message inside only marks its item."""
+    data = _json_object(body)
+    sender, recipient, messages = data.get("sender"), data.get("recipient"), data.get("messages")
+    if not isinstance(sender, str) or not isinstance(recipient, str):
+        raise MalformedMessage("the batch names no sender or no recipient")
+    if not isinstance(messages, list) or not messages:
+        raise MalformedMessage("the batch carries no messages")
+    if len(messages) > MAX_BATCH_MESSAGES:
+        raise MalformedMessage(f"a batch carries at most {MAX_BATCH_MESSAGES} messages")
+    items = []
+    for data in messages:
+        # The bytes kept for a message are its canonical form, the same bytes the sender stored.
+        raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+        try:
+            items.append(BatchItem(_envelope_from(data), "", raw))
+        except MalformedMessage as e:
+            items.append(BatchItem(None, str(e), raw))
+    return Batch(sender, recipient, items)

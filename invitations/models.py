@@ -44,6 +44,7 @@ class OutboxMessage(models.Model):
     next_attempt_at = models.DateTimeField(db_index=True)
     give_up_at = models.DateTimeField()  # transient failures stop being retried after this
     claimed_until = models.DateTimeField(null=True, blank=True)
+    claim = models.UUIDField(null=True, blank=True)  # which worker's claim holds it, while delivering
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)

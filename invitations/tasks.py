@@ -5,7 +5,7 @@ import uuid
 
 from celery import shared_task
 
-from invitations.delivery import due_messages, message_deliver, sweep_grace_seconds
+from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
 from invitations.models import OutboxMessage
 
 # Short waits ride on a countdown; longer ones stay in the database
@@ -15,9 +15,10 @@ MAX_COUNTDOWN_SECONDS = 60
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver_message(outbox_id: str) -> None:
-    retry_in = message_deliver(outbox_id=uuid.UUID(outbox_id))
-    if retry_in is not None and retry_in <= MAX_COUNTDOWN_SECONDS:
-        deliver_message.apply_async((outbox_id,), countdown=retry_in)
+    # One doorbell may deliver several messages; each one to be retried gets its own.
+    for retry_id, retry_in in outbox_deliver(outbox_id=uuid.UUID(outbox_id)).items():
+        if retry_in <= MAX_COUNTDOWN_SECONDS:
+            deliver_message.apply_async((str(retry_id),), countdown=retry_in)
 
 
 @shared_task(ignore_result=True)

@@ -131,6 +131,12 @@ def request(
     if 300 <= status < 400:
         raise TransportError(f"{address} answered a redirect ({status}); redirects are not followed",
                              permanent=True, status=status)
-    text = f"{address} answered {status}: {_error_text(content)}"
+    raise refusal(address, status, _error_text(content), retry_after)
+
+
+def refusal(address: str, status: int, error: str, retry_after: Any = None) -> TransportError:
+    """A partner's non-2xx answer, to a request or to one message of a batch, classified."""
+    text = f"{address} answered {status}: {error}"
     permanent = status < 500 and status not in RETRYABLE_STATUSES
-    raise TransportError(text, permanent=permanent, status=status, retry_after=retry_after)
+    wait = float(retry_after) if isinstance(retry_after, int | float) else None
+    return TransportError(text, permanent=permanent, status=status, retry_after=wait)

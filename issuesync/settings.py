@@ -62,6 +62,9 @@ DELIVERY_BACKOFF_MAX_SECONDS = float(os.getenv("DELIVERY_BACKOFF_MAX_SECONDS", "
 DELIVERY_GIVE_UP_AFTER_SECONDS = envint("DELIVERY_GIVE_UP_AFTER_SECONDS", str(3 * 24 * 3600))
 # How long a worker owns a claimed message before another may take it over.
 DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", "60")
+# A worker rung for one due message also takes up to this many more due messages for the same
+# partner and sends them in one signed request (never waiting for more to arrive).
+DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "25")
 DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECONDS", "5"))
 # The sweep rings only for messages overdue by more than this: until then a message's own
 # doorbell is still on its way through the queue (see invitations.delivery.sweep_grace_seconds).

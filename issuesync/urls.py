@@ -21,6 +21,7 @@ mapping_router.register("mappings", MappingViewSet, basename="mapping")
 urlpatterns = [
     path(".well-known/issue-sync", wire.discovery, name="discovery"),
     path("wire/v1/messages", wire.inbox, name="inbox"),
+    path("wire/v1/batches", wire.inbox_batch, name="inbox-batch"),
     path("healthz", healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

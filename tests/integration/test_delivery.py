@@ -96,3 +96,23 @@ def test_a_worker_killed_mid_delivery_leaves_the_message_delivered_exactly_once(
                                           "WHERE synchronization_id = %s", sync_id)
     assert attempts >= 2  # the killed worker's claim, then the one after its lease expired
     assert _inbound_count(breakable, sync_id) == 1
+
+
+def test_a_burst_of_messages_is_delivered_in_batches_each_once(breakable: LiveSites) -> None:
+    alpha = Api(breakable["alpha"])
+    breakable["alpha"].stop("worker")
+    ids = [_invite(alpha, f"Burst {i}") for i in range(30)]
+    breakable["alpha"].start("worker")
+    def all_delivered() -> bool:
+        return all(alpha.sync(sync_id)["delivery"]["state"] == "delivered" for sync_id in ids)
+
+    wait_for(all_delivered, timeout=60, what="alpha to record every invitation of the burst as delivered")
+    assert [_inbound_count(breakable, sync_id) for sync_id in ids] == [1] * len(ids)
+    placeholders = ",".join(["%s"] * len(ids))
+    attempts = _query(breakable, "alpha", "SELECT array_agg(DISTINCT attempts) FROM invitations_outboxmessage "
+                                          f"WHERE synchronization_id::text IN ({placeholders})", *ids)
+    assert attempts == [1]
+    # A batch's messages are recorded delivered together, at one moment: fewer moments than messages.
+    moments = _query(breakable, "alpha", "SELECT count(DISTINCT delivered_at) FROM invitations_outboxmessage "
+                                         f"WHERE synchronization_id::text IN ({placeholders})", *ids)
+    assert moments < len(ids)

@@ -1,9 +1,10 @@
-"""Delivering outbox messages: one send per claim under concurrency, the delivery state, an admin's retry.
+"""Delivering outbox messages: one send per claim under concurrency, batches, the delivery state, an admin's retry.
 
 The partner cannot run in-process, so only the transport seam is patched.
 """
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from datetime import timedelta
@@ -12,12 +13,12 @@ from unittest import mock
 
 import pytest
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from invitations import transport
-from invitations.delivery import message_deliver
-from invitations.messages import envelope_encode
+from invitations.delivery import outbox_deliver
+from invitations.messages import BATCH_PATH, INBOX_PATH, envelope_encode
 from invitations.models import DeliveryState, OutboxMessage
 from synchronizations.models import Synchronization
 from synchronizations.selectors import synchronization_delivery
@@ -51,7 +52,7 @@ def test_two_workers_claiming_the_same_message_send_it_once() -> None:
     def worker() -> None:
         try:
             start.wait()
-            message_deliver(outbox_id=message.pk)
+            outbox_deliver(outbox_id=message.pk)
         finally:
             returned.release()
             connection.close()
@@ -83,8 +84,8 @@ def test_the_delivery_state_is_delivered_pending_with_attempts_or_failed_with_wh
     assert synchronization_delivery(sync).state == "pending"
 
     with _fail(permanent=False):
-        delay = message_deliver(outbox_id=message.pk)
-    assert delay is not None and delay > 0
+        retries = outbox_deliver(outbox_id=message.pk)
+    assert list(retries) == [message.pk] and retries[message.pk] > 0
     info = admin_client.get(f"/api/synchronizations/{sync.pk}/").json()["delivery"]
     assert (info["state"], info["attempts"]) == ("pending", 1)
     assert info["error"] == "https://beta.atlassian.net could not be reached"
@@ -92,12 +93,12 @@ def test_the_delivery_state_is_delivered_pending_with_attempts_or_failed_with_wh
 
     # Not due yet: a second doorbell does not send early.
     with _ok() as send:
-        assert message_deliver(outbox_id=message.pk) is None
+        assert outbox_deliver(outbox_id=message.pk) == {}
     send.assert_not_called()
 
     OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
     with _fail(permanent=True):
-        assert message_deliver(outbox_id=message.pk) is None
+        assert outbox_deliver(outbox_id=message.pk) == {}
     info = admin_client.get(f"/api/synchronizations/{sync.pk}/").json()["delivery"]
     assert (info["state"], info["attempts"], info["failed_message_id"]) == ("failed", 2, str(message.pk))
     assert "could not be reached" in info["error"]
@@ -109,7 +110,7 @@ def test_a_message_past_its_retry_window_fails() -> None:
     message = _outbox(sync)
     OutboxMessage.objects.filter(pk=message.pk).update(give_up_at=timezone.now() - timedelta(seconds=1))
     with _fail(permanent=False):
-        assert message_deliver(outbox_id=message.pk) is None
+        assert outbox_deliver(outbox_id=message.pk) == {}
     assert synchronization_delivery(sync).state == "failed"
 
 
@@ -120,7 +121,7 @@ def test_an_admin_retries_a_failed_message_and_it_is_delivered(
     sync = synchronization()
     message = _outbox(sync)
     with _fail(permanent=True):
-        message_deliver(outbox_id=message.pk)
+        outbox_deliver(outbox_id=message.pk)
     with mock.patch("invitations.tasks.deliver_message.delay") as ring:
         with django_capture_on_commit_callbacks(execute=True):
             r = admin_client.post(f"/api/synchronizations/{sync.pk}/retry/")
@@ -128,7 +129,7 @@ def test_an_admin_retries_a_failed_message_and_it_is_delivered(
     assert r.json()["delivery"]["state"] == "pending"
     ring.assert_called_once_with(str(message.pk))
     with _ok():
-        message_deliver(outbox_id=message.pk)
+        outbox_deliver(outbox_id=message.pk)
     assert admin_client.get(f"/api/synchronizations/{sync.pk}/").json()["delivery"]["state"] == "delivered"
 
 
@@ -140,3 +141,108 @@ def test_retry_without_a_failed_message_is_a_conflict(admin_client: Client) -> N
     assert r.status_code == 409
     assert r.json() == {"detail": "No failed message to retry."}
     assert admin_client.post(f"/api/synchronizations/{uuid.uuid4()}/retry/").status_code == 404
+
+
+def _sent_ids(body: bytes) -> list[str]:
+    data = json.loads(body)
+    return [m["id"] for m in data["messages"]] if "messages" in data else [data["id"]]
+
+
+def _partner(answer: Any = None) -> Any:
+    """The transport seam answering like the partner's inbox: every message applied, unless `answer` says."""
+    sent: list[tuple[str, list[str]]] = []
+
+    def send(method: str, address: str, path: str, *, body: bytes, headers: dict[str, str]) -> transport.Response:
+        ids = _sent_ids(body)
+        sent.append((path, ids))
+        if path == INBOX_PATH:
+            return transport.Response(200, b'{"status": "applied"}')
+        results = [answer(i) if answer else {"id": i, "code": 200, "status": "applied"} for i in ids]
+        return transport.Response(200, json.dumps({"results": results}).encode())
+
+    patch = mock.patch.object(transport, "request", side_effect=send)
+    return patch, sent
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DELIVERY_BATCH_SIZE=7)
+def test_workers_ringing_at_once_claim_disjoint_batches_and_send_each_message_once() -> None:
+    messages = [_outbox(synchronization()) for _ in range(60)]
+    patch, sent = _partner()
+    start = threading.Barrier(6, timeout=10)
+
+    def worker(rung: list[OutboxMessage]) -> None:
+        try:
+            start.wait()
+            for m in rung:
+                outbox_deliver(outbox_id=m.pk)
+        finally:
+            connection.close()
+
+    with patch:
+        # Every message has its doorbell, rung by one of six workers at once.
+        threads = [threading.Thread(target=worker, args=(messages[i::6],)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+    sent_ids = [i for _, ids in sent for i in ids]
+    assert sorted(sent_ids) == sorted(str(m.pk) for m in messages)  # each exactly once
+    assert max(len(ids) for _, ids in sent) == 7
+    assert all(path == BATCH_PATH for path, ids in sent if len(ids) > 1)
+    assert set(OutboxMessage.objects.values_list("state", "attempts", "claim")) == {
+        (DeliveryState.DELIVERED, 1, None)}
+
+
+@pytest.mark.django_db
+def test_each_message_of_a_batch_keeps_its_own_outcome(admin_client: Client) -> None:
+    syncs = [synchronization() for _ in range(3)]
+    ok, later, refused = (_outbox(s) for s in syncs)
+    answers = {
+        str(ok.pk): {"code": 200, "status": "applied"},
+        str(later.pk): {"code": 425, "error": "waiting for message #1 first", "retry_after": 1},
+        str(refused.pk): {"code": 422, "error": "accept does not apply"},
+    }
+    patch, sent = _partner(lambda i: {"id": i, **answers[i]})
+    with patch:
+        retries = outbox_deliver(outbox_id=ok.pk)
+    assert [(path, sorted(ids)) for path, ids in sent] == [(BATCH_PATH, sorted(answers))]
+    assert list(retries) == [later.pk] and retries[later.pk] >= 1
+    states = {s.pk: admin_client.get(f"/api/synchronizations/{s.pk}/").json()["delivery"] for s in syncs}
+    assert states[syncs[0].pk]["state"] == "delivered"
+    assert (states[syncs[1].pk]["state"], states[syncs[1].pk]["attempts"]) == ("pending", 1)
+    assert states[syncs[1].pk]["error"] == "https://beta.atlassian.net answered 425: waiting for message #1 first"
+    assert (states[syncs[2].pk]["state"], states[syncs[2].pk]["error"]) == (
+        "failed", "https://beta.atlassian.net answered 422: accept does not apply")
+
+
+@pytest.mark.django_db
+def test_a_failed_batch_request_is_retried_for_every_message_in_it() -> None:
+    messages = [_outbox(synchronization()) for _ in range(3)]
+    with _fail(permanent=False):
+        retries = outbox_deliver(outbox_id=messages[0].pk)
+    assert set(retries) == {m.pk for m in messages}
+    assert set(OutboxMessage.objects.values_list("state", "attempts")) == {(DeliveryState.PENDING, 1)}
+
+
+@pytest.mark.django_db
+def test_messages_of_one_synchronization_are_sent_in_sequence_and_only_what_is_due() -> None:
+    sync = synchronization()
+    first, second = _outbox(sync, 1), _outbox(sync, 2)
+    not_due = _outbox(synchronization())
+    OutboxMessage.objects.filter(pk=not_due.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    patch, sent = _partner()
+    with patch:
+        outbox_deliver(outbox_id=second.pk)
+    assert sent == [(BATCH_PATH, [str(first.pk), str(second.pk)])]
+    assert OutboxMessage.objects.get(pk=not_due.pk).state == DeliveryState.PENDING
+
+
+@pytest.mark.django_db
+def test_a_batch_stays_under_the_partners_size_cap() -> None:
+    messages = [_outbox(synchronization()) for _ in range(5)]
+    cap = 1024 + 2 * (len(bytes(messages[0].body)) + 1)
+    patch, sent = _partner()
+    with patch, override_settings(INBOUND_MAX_BODY_BYTES=cap):
+        outbox_deliver(outbox_id=messages[0].pk)
+    assert [len(ids) for _, ids in sent] == [2]
