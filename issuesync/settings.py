@@ -62,8 +62,8 @@ DELIVERY_BACKOFF_MAX_SECONDS = float(os.getenv("DELIVERY_BACKOFF_MAX_SECONDS", "
 DELIVERY_GIVE_UP_AFTER_SECONDS = envint("DELIVERY_GIVE_UP_AFTER_SECONDS", str(3 * 24 * 3600))
 # How long a worker owns a claimed message before another may take it over.
 DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", "60")
-# A worker rung for one due message also takes up to this many more due messages for the same
-# partner and sends them in one signed request (never waiting for more to arrive).
+# The most messages sent to one partner in one signed request (capped at MAX_BATCH_MESSAGES): a
+# worker rung for one due message also takes the others due now for that partner, never waiting for more.
 DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "25")
 DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECONDS", "5"))
 # The sweep rings only for messages overdue by more than this: until then a message's own
