@@ -19,6 +19,7 @@ from invitations.models import DeliveryState, OutboxMessage
 log = logging.getLogger(__name__)
 
 BATCH_OVERHEAD_BYTES = 1024  # the batch document around the messages: sender, recipient, brackets
+NO_BATCH_INBOX = (404, 405)  # what a partner without the batch inbox answers its path
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -57,17 +58,31 @@ def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
     if not messages:
         return {}
     recipient = messages[0].recipient
-    try:
-        if len(messages) == 1:
-            _post(recipient, INBOX_PATH, bytes(messages[0].body))
-            outcomes: list[transport.TransportError | None] = [None]
-        else:
-            bodies = [bytes(m.body) for m in messages]
-            body = batch_encode(sender=settings.SITE_ADDRESS, recipient=recipient, bodies=bodies)
+    outcomes: list[transport.TransportError | None]
+    if len(messages) == 1:
+        outcomes = [_send_alone(messages[0])]
+    else:
+        bodies = [bytes(m.body) for m in messages]
+        body = batch_encode(sender=settings.SITE_ADDRESS, recipient=recipient, bodies=bodies)
+        try:
             outcomes = _batch_outcomes(recipient, _post(recipient, BATCH_PATH, body), len(messages))
-    except transport.TransportError as e:
-        outcomes = [e] * len(messages)
+        except transport.TransportError as e:
+            if e.status in NO_BATCH_INBOX:
+                # A partner without the batch inbox (an older version): each message alone, in order.
+                log.info("%s has no batch inbox (%s); sending %d messages one by one", recipient, e.status,
+                         len(messages))
+                outcomes = [_send_alone(m) for m in messages]
+            else:
+                outcomes = [e] * len(messages)
     return _record(claim, messages, outcomes)
+
+
+def _send_alone(message: OutboxMessage) -> transport.TransportError | None:
+    try:
+        _post(message.recipient, INBOX_PATH, bytes(message.body))
+    except transport.TransportError as e:
+        return e
+    return None
 
 
 def _post(recipient: str, path: str, body: bytes) -> transport.Response:

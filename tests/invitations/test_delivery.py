@@ -246,3 +246,27 @@ def test_a_batch_stays_under_the_partners_size_cap() -> None:
     with patch, override_settings(INBOUND_MAX_BODY_BYTES=cap):
         outbox_deliver(outbox_id=messages[0].pk)
     assert [len(ids) for _, ids in sent] == [2]
+
+
+@pytest.mark.django_db
+def test_a_partner_without_the_batch_inbox_gets_each_message_alone_in_order() -> None:
+    sync = synchronization()
+    first, second = _outbox(sync, 1), _outbox(sync, 2)
+    other = _outbox(synchronization())
+    sent: list[tuple[str, list[str]]] = []
+
+    def older_partner(method: str, address: str, path: str, *, body: bytes,
+                      headers: dict[str, str]) -> transport.Response:
+        sent.append((path, _sent_ids(body)))
+        if path == BATCH_PATH:
+            raise transport.refusal(address, 404, "not found")
+        return transport.Response(200, b'{"status": "applied"}')
+
+    with mock.patch.object(transport, "request", side_effect=older_partner):
+        retries = outbox_deliver(outbox_id=first.pk)
+    assert retries == {}
+    assert sent[0][0] == BATCH_PATH and len(sent[0][1]) == 3
+    alone = [ids[0] for path, ids in sent[1:] if path == INBOX_PATH]
+    assert sorted(alone) == sorted(str(m.pk) for m in (first, second, other))
+    assert alone.index(str(first.pk)) < alone.index(str(second.pk))
+    assert set(OutboxMessage.objects.values_list("state", "attempts")) == {(DeliveryState.DELIVERED, 1)}
