@@ -204,13 +204,11 @@ def message_apply(
     repeated delivery is acknowledged and changes nothing.
     """
     with transaction.atomic():
-        if InboundMessage.objects.filter(pk=envelope.id).exists():
-            return "duplicate"
         event = Received(envelope.type)
         sync = Synchronization.objects.select_for_update().filter(pk=envelope.synchronization_id).first()
-        # Checked again under the lock: a concurrent delivery of this same message may have
+        # Checked under the lock: a concurrent delivery of this same message may have
         # committed while we waited for it (each statement sees what is committed when it runs).
-        if sync is not None and InboundMessage.objects.filter(pk=envelope.id).exists():
+        if InboundMessage.objects.filter(pk=envelope.id).exists():
             return "duplicate"
         if sync is None:
             if event != Received.INVITATION:
