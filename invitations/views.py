@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -80,6 +81,37 @@ def _request_refusal(request: HttpRequest) -> JsonResponse | None:
     if "Signature-Input" not in request.headers or "Signature" not in request.headers:
         return _refuse(401, "the request is not signed", request)
     return None
+
+
+class _Addressed(Protocol):
+    @property
+    def sender(self) -> str: ...
+
+    @property
+    def recipient(self) -> str: ...
+
+
+_Decoded = TypeVar("_Decoded", bound=_Addressed)
+
+
+def _open(request: HttpRequest, decode: Callable[[bytes], _Decoded]) -> JsonResponse | tuple[_Decoded, bytes, str]:
+    """What both inboxes check before trusting a key: the request, its body, who sends it to whom.
+
+    Gives the decoded body, its raw bytes (the digest and signature are checked on exactly
+    these) and the key id that signed it; or the refusal.
+    """
+    refusal = _request_refusal(request)
+    if refusal is not None:
+        return refusal
+    body = request.body
+    try:
+        decoded = decode(body)
+    except MalformedMessage as e:
+        return _refuse(400, str(e), request)
+    key_id = _sender_refusal(decoded.sender, decoded.recipient, request)
+    if isinstance(key_id, JsonResponse):
+        return key_id
+    return decoded, body, key_id
 
 
 def _sender_refusal(sender: str, recipient: str, request: HttpRequest) -> JsonResponse | str:
@@ -168,17 +200,10 @@ def _verify(request: HttpRequest, path: str, body: bytes, key_id: str, pem: str)
 @csrf_exempt  # authenticated by its HTTP message signature, not by a browser session
 @require_POST
 def inbox(request: HttpRequest) -> JsonResponse:
-    refusal = _request_refusal(request)
-    if refusal is not None:
-        return refusal
-    body = request.body  # the raw bytes: the digest and signature are checked on exactly these
-    try:
-        envelope = envelope_decode(body)
-    except MalformedMessage as e:
-        return _refuse(400, str(e), request)
-    key_id = _sender_refusal(envelope.sender, envelope.recipient, request)
-    if isinstance(key_id, JsonResponse):
-        return key_id
+    opened = _open(request, envelope_decode)
+    if isinstance(opened, JsonResponse):
+        return opened
+    envelope, body, key_id = opened
     sync = Synchronization.objects.filter(pk=envelope.synchronization_id).first()
     pem = _trusted_key(envelope, sync, key_id, request)
     if isinstance(pem, _Answer):
@@ -199,17 +224,10 @@ def inbox_batch(request: HttpRequest) -> JsonResponse:
     whole; what concerns one message refuses only that message, with the status the single
     inbox would answer, in `results` (one per message, in the order sent).
     """
-    refusal = _request_refusal(request)
-    if refusal is not None:
-        return refusal
-    body = request.body
-    try:
-        batch = batch_decode(body)
-    except MalformedMessage as e:
-        return _refuse(400, str(e), request)
-    key_id = _sender_refusal(batch.sender, batch.recipient, request)
-    if isinstance(key_id, JsonResponse):
-        return key_id
+    opened = _open(request, batch_decode)
+    if isinstance(opened, JsonResponse):
+        return opened
+    batch, body, key_id = opened
 
     envelopes = [item.envelope for item in batch.items if item.envelope is not None]
     syncs = {s.pk: s for s in Synchronization.objects.filter(pk__in={e.synchronization_id for e in envelopes})}
