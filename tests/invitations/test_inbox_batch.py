@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,20 +17,9 @@ from jira.models import SiteConfiguration
 from synchronizations.models import Synchronization
 from synchronizations.states import InvitationStatus
 from tests.factories import ALPHA, BETA, GAMMA, PartnerKey, encoded, envelope, invitation, synchronization
-from tests.invitations.test_inbox_refusals import DIRECTORY, Snapshot, discovered
+from tests.invitations.test_inbox_refusals import Snapshot, discovered
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _directory() -> Iterator[None]:
-    with override_settings(SITE_DIRECTORY=DIRECTORY, SITE_ADDRESS=ALPHA):
-        yield
-
-
-@pytest.fixture
-def key() -> PartnerKey:
-    return PartnerKey(BETA)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inbox_site")]
 
 
 def _sync(key: PartnerKey) -> Synchronization:

@@ -10,7 +10,6 @@ import datetime
 import logging
 import types
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
@@ -34,19 +33,7 @@ from tests.factories import (
     synchronization,
 )
 
-pytestmark = pytest.mark.django_db
-DIRECTORY = "alpha.atlassian.net=http://127.0.0.1:9,beta.atlassian.net=http://127.0.0.1:9"
-
-
-@pytest.fixture(autouse=True)
-def _directory() -> Iterator[None]:
-    with override_settings(SITE_DIRECTORY=DIRECTORY, SITE_ADDRESS=ALPHA):
-        yield
-
-
-@pytest.fixture
-def key() -> PartnerKey:
-    return PartnerKey(BETA)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inbox_site")]
 
 
 @pytest.fixture
