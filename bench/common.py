@@ -66,11 +66,9 @@ def summary(ms: list[float]) -> str:
             f"max={max(ms):.1f} mean={statistics.mean(ms):.1f} (ms)")
 
 
-def process_tree_cpu(site: Site) -> dict[str, float]:
-    """CPU time (user + system, seconds) of every process in each of the site's process groups."""
-    out: dict[str, float] = {}
+def _site_processes(site: Site) -> Iterator[tuple[str, str, list[str]]]:
+    """(pid, role, fields of /proc/<pid>/stat after the command) of every process in the site's process groups."""
     groups = {p.pid: role for role, p in site.processes.items()}
-    ticks = os.sysconf("SC_CLK_TCK")
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -80,27 +78,26 @@ def process_tree_cpu(site: Site) -> dict[str, float]:
         except OSError:
             continue
         if int(fields[2]) in groups:
-            out[f"{site.name}/{groups[int(fields[2])]}[{pid}]"] = (int(fields[11]) + int(fields[12])) / ticks
-    return out
+            yield pid, groups[int(fields[2])], fields
+
+
+def process_tree_cpu(site: Site) -> dict[str, float]:
+    """CPU time (user + system, seconds) of every process in each of the site's process groups."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {f"{site.name}/{role}[{pid}]": (int(fields[11]) + int(fields[12])) / ticks
+            for pid, role, fields in _site_processes(site)}
 
 
 def process_tree_rss(site: Site) -> dict[str, int]:
     """Peak resident memory (VmHWM, kB) of every process in each of the site's process groups."""
     out: dict[str, int] = {}
-    groups = {p.pid: role for role, p in site.processes.items()}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for pid, role, _ in _site_processes(site):
         try:
-            with open(f"/proc/{pid}/stat") as fh:
-                pgrp = int(fh.read().rsplit(")", 1)[1].split()[2])
-            if pgrp not in groups:
-                continue
             with open(f"/proc/{pid}/status") as fh:
                 hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
             with open(f"/proc/{pid}/comm") as fh:
                 comm = fh.read().strip()
         except (OSError, StopIteration, ValueError, IndexError):
             continue
-        out[f"{site.name}/{groups[pgrp]}/{comm}[{pid}]"] = hwm
+        out[f"{site.name}/{role}/{comm}[{pid}]"] = hwm
     return out
