@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "invitations",
     "synchronizations",
     "mappings",
+    "qa",
 ]
 
 MIDDLEWARE = [

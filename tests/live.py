@@ -43,7 +43,8 @@ class LiveSites:
     """alpha and beta, each with web, worker and beat, that know each other through the directory."""
 
     def __init__(self, template: str, *, names: tuple[str, ...] = ("alpha", "beta"),
-                 reach: dict[str, int] | None = None, **env: str) -> None:
+                 reach: dict[str, int] | None = None, site_env: dict[str, dict[str, str]] | None = None,
+                 **env: str) -> None:
         self.run_id = uuid.uuid4().hex[:8]
         self.ports = {name: free_port() for name in names}
         # `reach` lets a test put a proxy in front of a site: partners call that port instead.
@@ -60,9 +61,10 @@ class LiveSites:
                 DELIVERY_SWEEP_INTERVAL_SECONDS="1", DELIVERY_BACKOFF_BASE_SECONDS="0.2",
                 DELIVERY_BACKOFF_MAX_SECONDS="2", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2",
             )
-            # `env` may override any default (for example a private broker for one test).
+            # `env` may override any default (for example a private broker for one test), `site_env` one site's.
             site = make_site(name, self.ports[name], directory=self.directory,
-                             log_dir=ARTIFACTS / "logs" / self.run_id / name, **{**defaults, **env})
+                             log_dir=ARTIFACTS / "logs" / self.run_id / name,
+                             **{**defaults, **env, **(site_env or {}).get(name, {})})
             site.manage("seed_site")
             self.sites[name] = site
 
@@ -128,8 +130,9 @@ class Api:
 
 
 @contextmanager
-def live_sites(template: str, *, reach: dict[str, int] | None = None, **env: str) -> Iterator[LiveSites]:
-    sites = LiveSites(template, reach=reach, **env)  # type: ignore[arg-type]
+def live_sites(template: str, *, reach: dict[str, int] | None = None,
+               site_env: dict[str, dict[str, str]] | None = None, **env: str) -> Iterator[LiveSites]:
+    sites = LiveSites(template, reach=reach, site_env=site_env, **env)  # type: ignore[arg-type]
     try:
         sites.start()
         yield sites
