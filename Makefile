@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install browser clean
+.PHONY: demo demo-connected test lint install browser clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -17,6 +17,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m sitectl demo
+
+# The demo with alpha and beta already connected and mapped (ALPHA with BETA, Active on both).
+demo-connected: $(STAMP)
+	$(PY) -m sitectl demo-connected
 
 # Browser tests drive Debian's Chromium; install it when missing (as root, via apt-get).
 browser:

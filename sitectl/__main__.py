@@ -1,17 +1,39 @@
-"""`python -m sitectl demo`: migrate, seed and run alpha and beta side by side until Ctrl-C."""
+"""`python -m sitectl demo`: migrate, seed and run alpha and beta side by side until Ctrl-C.
+
+`python -m sitectl demo-connected` does the same and connects them first (ALPHA mapped with BETA,
+Active on both), through `manage.py qa_connect` on alpha with beta's admin API token.
+"""
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 from types import FrameType
 
-from sitectl import ROOT, directory_setting, make_site, stop_all
+from sitectl import ROOT, Site, directory_setting, make_site, stop_all
+
+MODES = ("demo", "demo-connected")
 
 
-def demo() -> int:
+def connect(alpha: Site, beta: Site) -> bool:
+    """alpha invites beta, beta accepts through its admin API, ALPHA is mapped with BETA; a pair made
+    by an earlier run is kept (--reuse)."""
+    token = beta.manage("api_token").stdout.strip()
+    result = subprocess.run(
+        [alpha.env["PYTHON"], str(ROOT / "manage.py"), "qa_connect", "--partner", beta.address,
+         "--mapping", "ALPHA=BETA", "--name", "Demo: alpha and beta", "--reuse"],
+        env={**alpha.env, "PARTNER_API_TOKEN": token}, cwd=ROOT, capture_output=True, text=True,
+    )
+    print(result.stdout.rstrip(), flush=True)
+    if result.stderr:
+        print(result.stderr.rstrip(), flush=True)
+    return result.returncode == 0
+
+
+def demo(*, connected: bool = False) -> int:
     parent = os.getppid()
     # Overridable so a test can run the real demo on free ports in a temporary directory.
     ports = {"alpha": int(os.getenv("DEMO_ALPHA_PORT", "8001")), "beta": int(os.getenv("DEMO_BETA_PORT", "8002"))}
@@ -37,6 +59,11 @@ def demo() -> int:
             site.start()
         for site in sites:
             site.wait_healthy(timeout=120)
+        if connected:
+            print("Connecting alpha and beta (qa_connect)...", flush=True)
+            if not connect(*sites):
+                print("The sites could not be connected; see above and the logs.", flush=True)
+                return 1
         print("\nIssueSync demo is running:\n")
         for site in sites:
             print(f"  {site.address:32} {site.url}/   (logs: {site.log_dir})")
@@ -61,7 +88,7 @@ def demo() -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["demo"]:
-        print("usage: python -m sitectl demo", file=sys.stderr)
+    if len(sys.argv) != 2 or sys.argv[1] not in MODES:
+        print("usage: python -m sitectl demo|demo-connected", file=sys.stderr)
         sys.exit(2)
-    sys.exit(demo())
+    sys.exit(demo(connected=sys.argv[1] == "demo-connected"))
