@@ -165,3 +165,108 @@ def test_every_picture_and_document_the_readme_links_exists() -> None:
     assert any(p.endswith(".png") for p in linked)
     missing = [p for p in linked if not (ROOT / p).is_file()]
     assert not missing, f"README.md links missing files: {missing}"
+
+
+# --- compose.site.yml: one site per stack -------------------------------------------------------
+
+SITE_COMPOSE = ROOT / "compose.site.yml"
+SITES_ENV = ROOT / "sites.env"
+SITE_ROLES = ("prepare", "web", "worker", "beat")
+
+
+@pytest.fixture(scope="module")
+def site_compose() -> dict[str, Any]:
+    return dict(yaml.safe_load(SITE_COMPOSE.read_text()))
+
+
+def _directory_lines(text: str) -> list[str]:
+    """Every SITE_DIRECTORY=... line of a text, commented or not."""
+    return re.findall(r"^[#\s]*SITE_DIRECTORY=(\S+)", text, re.M)
+
+
+def _resolved(site: str, port: int) -> dict[str, Any]:
+    result = subprocess.run(["docker-compose", "-p", site, "-f", str(SITE_COMPOSE), "config"], capture_output=True,
+                            text=True, cwd=ROOT, timeout=60,
+                            env={"PATH": "/usr/bin:/bin", "SITE_NAME": site, "SITE_PORT": str(port)})
+    assert result.returncode == 0, result.stderr
+    return dict(yaml.safe_load(result.stdout))
+
+
+def test_a_site_stack_has_its_own_database_and_broker_and_runs_every_role_through_the_entrypoint(
+    site_compose: dict[str, Any],
+) -> None:
+    services = _services(site_compose)
+    assert set(services) == {"db", "redis", *SITE_ROLES}
+    assert "postgres" in services["db"]["image"] and "redis" in services["redis"]["image"]
+    roles = _entrypoint_roles()
+    for role in SITE_ROLES:
+        service = services[role]
+        assert service["command"] == ["bin/site", role] and role in roles
+        # The same image as docker-compose.yml's services: one Dockerfile, one entrypoint.
+        assert service["image"] == _services(yaml.safe_load(COMPOSE.read_text()))["alpha-web"]["image"]
+        assert service["build"] == "."
+        env = _env(service)
+        assert urlsplit(env["DATABASE_URL"]).hostname == "db"
+        assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+        assert env["SITE_NAME"].startswith("${SITE_NAME:?")
+        # The directory comes from the env file, never from the file itself (that would win over it).
+        assert "SITE_DIRECTORY" not in env
+        assert service["env_file"] == "${SITES_ENV_FILE:-sites.env}"
+        assert "container_name" not in service
+        unknown = set(env) - (_names_read_by_settings() | _names_read_by_entrypoint())
+        assert not unknown, f"{role} sets {unknown}, which nothing reads"
+    assert [k for k, s in services.items() if "ports" in s] == ["web"]
+    assert services["web"]["ports"] == ["${SITE_PORT:?set SITE_PORT (8001, 8002...)}:8000"]
+
+
+def test_a_site_reaches_its_partner_on_the_shared_network_or_the_hosts_ports(site_compose: dict[str, Any]) -> None:
+    services = _services(site_compose)
+    for role in ("web", "worker"):  # the web discovers the partner when inviting; the worker delivers
+        assert "sites" in services[role]["networks"]
+        assert services[role]["extra_hosts"] == ["host.docker.internal:host-gateway"]
+    assert services["web"]["networks"]["sites"] == {"aliases": ["${SITE_NAME}-web"]}
+    assert site_compose["networks"]["sites"] == {"external": True, "name": "${SITES_NETWORK:-issuesync-sites}"}
+
+
+def test_every_directory_line_of_the_env_file_and_the_readme_names_both_sites() -> None:
+    lines = _directory_lines(SITES_ENV.read_text()) + _directory_lines((ROOT / "README.md").read_text())
+    assert len(lines) >= 6, lines  # three ways, in the env file and in the README
+    hosts = set()
+    for line in lines:
+        directory = SiteDirectory.from_setting(line)
+        assert set(directory.entries) == {f"{s}.atlassian.net" for s in SITES}, line
+        hosts |= {urlsplit(base).hostname for base in directory.entries.values()}
+    assert {"alpha-web", "beta-web", "host.docker.internal"} <= hosts
+    # The line in force is the shared network's: web and its alias on port 8000 (BIND).
+    (active,) = re.findall(r"^SITE_DIRECTORY=(\S+)", SITES_ENV.read_text(), re.M)
+    assert SiteDirectory.from_setting(active).entries["beta.atlassian.net"] == "http://beta-web:8000"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
+@pytest.mark.parametrize(("site", "port"), [("alpha", 8001), ("beta", 8002)])
+def test_docker_compose_resolves_each_site_stack(site: str, port: int) -> None:
+    resolved = _services(_resolved(site, port))
+    web = resolved["web"]
+    assert web["networks"]["sites"]["aliases"] == [f"{site}-web"]
+    assert web["ports"][0]["published"] in (port, str(port))
+    for role in SITE_ROLES:
+        env = resolved[role]["environment"]
+        assert env["SITE_NAME"] == site and env["SITE_ADDRESS"] == f"https://{site}.atlassian.net"
+        assert site in env["SECRET_KEY"]  # each stack its own secret
+        directory = SiteDirectory.from_setting(env["SITE_DIRECTORY"])  # from sites.env
+        assert directory.base_url(f"https://{site}.atlassian.net") == f"http://{site}-web:8000"
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose is not installed")
+def test_docker_compose_says_what_a_site_stack_is_missing() -> None:
+    def config(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker-compose", "-f", str(SITE_COMPOSE), "config", "-q"], capture_output=True,
+                              text=True, cwd=ROOT, timeout=60, env={"PATH": "/usr/bin:/bin", **env})
+
+    assert config(SITE_NAME="alpha", SITE_PORT="8001").returncode == 0
+    missing_name = config(SITE_PORT="8001")
+    assert missing_name.returncode != 0 and "set SITE_NAME" in missing_name.stderr
+    missing_port = config(SITE_NAME="alpha")
+    assert missing_port.returncode != 0 and "set SITE_PORT" in missing_port.stderr
+    no_env_file = config(SITE_NAME="alpha", SITE_PORT="8001", SITES_ENV_FILE="/nonexistent/sites.env")
+    assert no_env_file.returncode != 0
