@@ -1,4 +1,5 @@
-# One image for every process of a site; docker-compose.yml picks the role: bin/site prepare|web|worker|beat.
+# One image for every process of a site; docker-compose.yml and compose.site.yml pick the role:
+# bin/site prepare|web|worker|beat.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
