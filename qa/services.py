@@ -70,8 +70,8 @@ def _mapping_json(mapping: Mapping, role: str) -> dict[str, Any]:
 
 def pair_connect(
     *, partner_address: str, partner_token: str, mappings: list[tuple[str, str]], user: AbstractBaseUser,
-    default_mapping: bool = False,
-    name: str = "", timeout: float = 60, reuse: bool = False, progress: Callable[[str], None] = lambda _: None,
+    default_mapping: bool = False, name: str = "", timeout: float = 60, reuse: bool = False,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> Connected:
     """Invite the partner, accept on the partner through its admin API, add and enable the mappings,
     and wait until both sites show the result (Active, or Not configured without mappings).
