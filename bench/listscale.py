@@ -29,7 +29,7 @@ now = timezone.now()
 scopes = Scope.objects.bulk_create([Scope() for _ in range(N)], batch_size=2000)
 syncs = [Synchronization(name=f"Sync {{i}}", partner_address="https://beta.atlassian.net", role="inviter",
                          status=random.choice(["invitation_sent", "not_configured", "active", "deleted"]),
-                         scope=s, partner_key_id="k", partner_public_key_pem="", last_sent_sequence=1)
+                         scope=s)
          for i, s in enumerate(scopes)]
 Synchronization.objects.bulk_create(syncs, batch_size=2000)
 OutboxMessage.objects.bulk_create([OutboxMessage(synchronization_id=s.id, sequence=1, message_type="invitation",

@@ -13,8 +13,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from invitations.models import OutboxMessage
-from invitations.outbox import outbox_retry
+from invitations.outbox import outbox_retry_failed
 from jira.models import IssueType, Project
 from synchronizations import services
 from synchronizations.models import Scope, Synchronization, SynchronizationType
@@ -196,9 +195,6 @@ class SynchronizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         sync = self.get_object()
-        failed = OutboxMessage.objects.filter(synchronization_id=sync.pk, state="failed")
-        if not failed.exists():
+        if not outbox_retry_failed(link_id=sync.pk):
             raise Conflict("No failed message to retry.")
-        for message in failed:
-            outbox_retry(message=message)
         return Response(SynchronizationSerializer(sync).data)

@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from jira.models import IssueType, Project
+from synchronizations.fields import site_fields
 from synchronizations.states import InvitationStatus
 
 
@@ -43,8 +44,6 @@ class Scope(models.Model):
 
     def visible(self) -> dict[str, list[dict[str, str]]]:
         """The wire form: what the partner may see."""
-        from mappings.fields import site_fields
-
         return {
             "projects": [{"key": p.key, "name": p.name} for p in self.visible_projects()],
             "issue_types": [{"name": t.name} for t in self.visible_issue_types()],
@@ -80,13 +79,9 @@ class Synchronization(models.Model):
     scope = models.OneToOneField(Scope, on_delete=models.PROTECT, related_name="synchronization")
     # What the partner's scope lets this side see, as the partner last announced it.
     partner_visible = models.JSONField(default=dict, blank=True)
-    partner_key_id = models.CharField(max_length=300)
-    partner_public_key_pem = models.TextField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    last_sent_sequence = models.PositiveIntegerField(default=0)
-    last_received_sequence = models.PositiveIntegerField(default=0)
     # "Remove record" hides the row from this site's list but keeps it, so a
     # late or repeated partner message is still recognised and absorbed.
     removed_at = models.DateTimeField(null=True, blank=True)

@@ -22,10 +22,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from invitations.models import OutboxMessage
-from invitations.outbox import outbox_retry
-from mappings.selectors import mapping_rows
+from invitations.outbox import outbox_retry_failed
 from synchronizations import services
+from synchronizations.extensions import detail_context
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
 from synchronizations.selectors import (
@@ -177,10 +176,18 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     # htmx polls the page's content so a partner's change shows without a reload.
     template = "synchronizations/_detail.html" if request.headers.get("HX-Request") else "synchronizations/detail.html"
     return render(request, template, {
-        "sync": sync, "delivery": synchronization_delivery(sync), "history": synchronization_history(sync),
+        "sync": sync, "delivery": synchronization_delivery(sync),
+        "history": synchronization_history(sync, page=_page_number(request, "history")),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
-        "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync),
+        "mappings_url": _mappings_url(sync), **detail_context(sync),
     })
+
+
+def _page_number(request: HttpRequest, name: str) -> int:
+    try:
+        return max(1, min(int(request.GET.get(name, 1)), 10_000))
+    except ValueError:
+        return 1
 
 
 def _mappings_url(sync: Synchronization) -> str:
@@ -259,9 +266,7 @@ synchronization_remove_view = _action(services.synchronization_remove, "“{name
 @require_POST
 def synchronization_retry_view(request: HttpRequest, pk: str) -> HttpResponse:
     sync = get_object_or_404(Synchronization.listed, pk=pk)
-    retried = [outbox_retry(message=m) for m in OutboxMessage.objects.filter(synchronization_id=sync.pk,
-                                                                              state="failed")]
-    if any(retried):
+    if outbox_retry_failed(link_id=sync.pk):
         messages.success(request, f"Sending “{sync.name}” again.")
     else:
         messages.info(request, "Nothing is waiting to be sent again.")

@@ -13,6 +13,7 @@ from mappings.fields import site_fields
 from mappings.models import Mapping
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.states import InvitationStatus
+from tests.factories import link_create
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +29,15 @@ def admin_client() -> APIClient:
 def sync() -> Synchronization:
     Project.objects.create(key="ALPHA", name="Alpha")
     IssueType.objects.create(name="Bug")
-    return Synchronization.objects.create(
+    sync = Synchronization.objects.create(
         name="S", partner_address="https://beta.atlassian.net", role=Role.INVITER,
         status=InvitationStatus.NOT_CONFIGURED, scope=Scope.objects.create(),
         partner_visible={"projects": [{"key": "BETA", "name": "Beta"}], "issue_types": [{"name": "Bug"}],
                          "mappable_fields": site_fields()},
-        partner_key_id="k", partner_public_key_pem="pem",
     )
+    link_create(sync=sync, partner_address=sync.partner_address, partner_key_id="k", partner_public_key_pem="pem",
+                last_sent=1, last_received=1)
+    return sync
 
 
 def _data(**overrides: Any) -> dict[str, Any]:
