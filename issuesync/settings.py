@@ -91,6 +91,8 @@ INSTALLED_APPS = [
     "synchronizations",
     "mappings",
 ]
+# More apps, comma-separated (e.g. a test app that registers its own message kind).
+INSTALLED_APPS += [app.strip() for app in os.getenv("EXTRA_APPS", "").split(",") if app.strip()]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
