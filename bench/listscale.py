@@ -42,7 +42,8 @@ OutboxMessage.objects.bulk_create([OutboxMessage(synchronization_id=s.id, sequen
 busy = syncs[0]
 def owner(i):
     return busy if i % 10 == 0 else syncs[i % len(syncs)]
-body = json.dumps({{"payload": {{"visible": {{"projects": [{{"key": "A", "name": "A"}}], "issue_types": []}}}}}}).encode()
+visible = {{"projects": [{{"key": "A", "name": "A"}}], "issue_types": []}}
+body = json.dumps({{"payload": {{"visible": visible}}}}).encode()
 then = now - timezone.timedelta(days=1)
 OutboxMessage.objects.bulk_create([OutboxMessage(synchronization_id=owner(i).id, stream=f"s{{i}}", sequence=1,
     message_type="scope_changed", recipient="https://beta.atlassian.net", body=body,
@@ -110,7 +111,8 @@ def main() -> None:
     print(f"{big['messages']} messages in the tables, {big['busy']} of them on the busy synchronization")
     for label in ("api", "page", "fragment", "detail", "detail fragment"):
         cpu = pct(big[label]["cpu"], 50)
-        print(f"{'' if label.startswith('detail') else 'list '}{label}, {big['rows']} rows: {summary(big[label]['times'])}, cpu p50={cpu:.1f}; "
+        what = label if label.startswith("detail") else f"list {label}"
+        print(f"{what}, {big['rows']} rows: {summary(big[label]['times'])}, cpu p50={cpu:.1f}; "
               f"queries per page {big[label]['queries']} (with {small['rows']} rows: {small[label]['queries']})")
 
 

@@ -208,6 +208,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "issuesync.web.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Issue Sync Pro: Synchronizations API",

@@ -19,6 +19,7 @@ from django.utils import timezone
 from invitations.directory import ADDRESS_HINT, InvalidAddress, SiteDirectory, normalize_address
 from invitations.discovery import DiscoveryError, partner_discover
 from invitations.outbox import link_open, outbox_write
+from issuesync.web import Refused
 from jira.models import IssueType, Project, SiteConfiguration
 from synchronizations.models import Role, Scope, Synchronization, SynchronizationType
 from synchronizations.signals import scope_changed
@@ -33,7 +34,7 @@ NOT_SUPPORTED = (
 )
 
 
-class ActionRefused(Exception):
+class ActionRefused(Refused):
     """The action does not apply to the synchronization's current status: nothing changed."""
 
 

@@ -6,11 +6,10 @@ every read through `selectors` or the model's own relations.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache, wraps
+from functools import cache
 from typing import Any, TypedDict
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
@@ -23,6 +22,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from invitations.outbox import outbox_retry_failed
+from issuesync.web import jira_admin_required
 from synchronizations import services
 from synchronizations.extensions import detail_context
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
@@ -39,20 +39,6 @@ from synchronizations.states import InvitationStatus
 PAGE_SIZE = 50
 LIST_COLUMNS = ("id", "name", "partner_address", "sync_type", "status", "updated_at")
 View = Callable[..., HttpResponse]
-
-
-def jira_admin_required(view: View) -> View:
-    """Anonymous -> login page; signed-in non-admin -> a clear 403 page (not a redirect)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            return render(request, "synchronizations/forbidden.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def home(request: HttpRequest) -> HttpResponse:

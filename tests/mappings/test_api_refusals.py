@@ -122,3 +122,34 @@ def test_enabling_and_deleting_drive_the_status(admin_client: APIClient, sync: S
     assert sync.status == InvitationStatus.NOT_CONFIGURED
     assert admin_client.get(_url(sync)).json() == []
     assert admin_client.get(_url(sync, f"{created['id']}/")).status_code == 404
+
+
+def _documented_fields(schema: dict[str, Any], path: str, method: str, code: str) -> set[str]:
+    """The properties the schema documents for one item of a response body ($ref, arrays and pages resolved)."""
+    def resolve(body: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in body:
+            body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+        return resolve(body["items"]) if body.get("type") == "array" else body
+
+    body = resolve(schema["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"])
+    if "results" in body["properties"]:  # a page: {count, next, previous, results}
+        body = resolve(body["properties"]["results"])
+    return set(body["properties"])
+
+
+def test_the_documented_response_bodies_are_the_real_ones(admin_client: APIClient, sync: Synchronization) -> None:
+    schema = admin_client.get("/api/schema/?format=json").json()
+    base = "/api/synchronizations/{sync_pk}/mappings/"
+    created = admin_client.post(_url(sync), _data(), format="json")
+    assert created.status_code == 201
+    real = {
+        (base, "post", "201"): created.json(),
+        (base, "get", "200"): admin_client.get(_url(sync)).json()[0],
+        (base + "{id}/", "get", "200"): admin_client.get(_url(sync, f"{created.json()['id']}/")).json(),
+        (base + "{id}/disable/", "post", "200"): admin_client.post(
+            _url(sync, f"{created.json()['id']}/disable/"), {"version": 1}, format="json").json(),
+        ("/api/synchronizations/{id}/", "get", "200"): admin_client.get(f"/api/synchronizations/{sync.pk}/").json(),
+        ("/api/synchronizations/", "get", "200"): admin_client.get("/api/synchronizations/").json()["results"][0],
+    }
+    for (path, method, code), body in real.items():
+        assert _documented_fields(schema, path, method, code) == set(body), (path, method)
