@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,8 @@ from django.urls import reverse
 from jira.models import IssueType, Project
 from synchronizations.fields import site_fields
 from synchronizations.states import InvitationStatus
+
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 class Scope(models.Model):
@@ -35,12 +38,8 @@ class Scope(models.Model):
         return self._visible(IssueType.objects.all(), self.issue_types.all())
 
     def _visible(self, everything: models.QuerySet[Any], selected: models.QuerySet[Any]) -> models.QuerySet[Any]:
-        ids = selected.values("pk")
-        if self.mode == self.Mode.SHOW_ONLY_SELECTED:
-            return everything.filter(pk__in=ids)
-        if self.mode == self.Mode.HIDE_ONLY_SELECTED:
-            return everything.exclude(pk__in=ids)
-        return everything
+        chosen = set(selected.values_list("pk", flat=True))
+        return everything.filter(pk__in=[x.pk for x in scope_visible(self.mode, everything, chosen)])
 
     def visible(self) -> dict[str, list[dict[str, str]]]:
         """The wire form: what the partner may see."""
@@ -49,6 +48,15 @@ class Scope(models.Model):
             "issue_types": [{"name": t.name} for t in self.visible_issue_types()],
             "mappable_fields": site_fields(),
         }
+
+
+def scope_visible(mode: str, everything: Iterable[_Row], chosen: set[int]) -> list[_Row]:
+    """The scope rule, the one place it is written: what a mode shows of all items, given the chosen ids."""
+    if mode == Scope.Mode.SHOW_ONLY_SELECTED:
+        return [x for x in everything if x.pk in chosen]
+    if mode == Scope.Mode.HIDE_ONLY_SELECTED:
+        return [x for x in everything if x.pk not in chosen]
+    return list(everything)
 
 
 class SynchronizationType(models.TextChoices):

@@ -15,7 +15,7 @@ from invitations.kinds import kind_describe, kind_get
 from invitations.models import DeliveryState, InboundMessage, OutboxMessage
 from jira.models import IssueType, Project
 from synchronizations.fields import site_fields
-from synchronizations.models import Scope, Synchronization
+from synchronizations.models import Scope, Synchronization, scope_visible
 
 
 def synchronization_list(*, status: str | None = None) -> QuerySet[Synchronization]:
@@ -112,23 +112,14 @@ def scope_rows(syncs: Sequence[Synchronization]) -> dict[int, ScopeRow]:
     rows = {}
     for scope_id, mode in modes.items():
         chosen_p, chosen_t = chosen_projects[scope_id], chosen_types[scope_id]
-        shown_p = _visible(mode, projects, chosen_p)
-        shown_t = _visible(mode, issue_types, chosen_t)
+        shown_p = scope_visible(mode, projects, chosen_p)
+        shown_t = scope_visible(mode, issue_types, chosen_t)
         rows[scope_id] = ScopeRow(
             mode, [p for p in projects if p.pk in chosen_p], [t for t in issue_types if t.pk in chosen_t],
             {"projects": [{"key": p.key, "name": p.name} for p in shown_p],
              "issue_types": [{"name": t.name} for t in shown_t], "mappable_fields": fields},
         )
     return rows
-
-
-def _visible(mode: str, everything: list[Any], selected: set[int]) -> list[Any]:
-    """`Scope._visible` on rows already loaded."""
-    if mode == Scope.Mode.SHOW_ONLY_SELECTED:
-        return [x for x in everything if x.pk in selected]
-    if mode == Scope.Mode.HIDE_ONLY_SELECTED:
-        return [x for x in everything if x.pk not in selected]
-    return everything
 
 
 HISTORY_PAGE_SIZE = 20

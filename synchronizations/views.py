@@ -34,7 +34,7 @@ from synchronizations.selectors import (
     synchronization_history,
     synchronization_list,
 )
-from synchronizations.states import InvitationStatus
+from synchronizations.states import InvitationStatus, allowed_actions
 
 PAGE_SIZE = 50
 LIST_COLUMNS = ("id", "name", "partner_address", "sync_type", "status", "updated_at")
@@ -163,6 +163,7 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     template = "synchronizations/_detail.html" if request.headers.get("HX-Request") else "synchronizations/detail.html"
     return render(request, template, {
         "sync": sync, "delivery": synchronization_delivery(sync),
+        "actions": {a.name.lower() for a in allowed_actions(sync.status_enum)},
         "history": synchronization_history(sync, page=_page_number(request, "history")),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
         "mappings_url": _mappings_url(sync), **detail_context(sync),
