@@ -54,7 +54,7 @@ def synchronization_delivery(sync: Synchronization) -> DeliveryInfo:
 
 
 def synchronization_deliveries(syncs: Iterable[Synchronization]) -> dict[uuid.UUID, DeliveryInfo]:
-    """The delivery state of each of these synchronizations (a page of the list), in two queries.
+    """The delivery state of each of these synchronizations (a page of the list), in one query.
 
     One row per synchronization, whatever its traffic: the message that decides its state
     (the first failed, else the oldest waiting) is picked in the database from the partial
@@ -68,11 +68,10 @@ def synchronization_deliveries(syncs: Iterable[Synchronization]) -> dict[uuid.UU
                 .order_by(Case(When(state=DeliveryState.FAILED, then=Value(0)), default=Value(1)), "created_at",
                           "sequence")
                 .values("pk")[:1])
-    picked = dict(Synchronization.objects.filter(pk__in=ids).annotate(deciding=Subquery(deciding))
-                  .values_list("pk", "deciding"))
-    rows = {m.pk: m for m in OutboxMessage.objects.filter(pk__in=[p for p in picked.values() if p])
+    picked = Synchronization.objects.filter(pk__in=ids).annotate(deciding=Subquery(deciding)).values("deciding")
+    rows = {m.synchronization_id: m for m in OutboxMessage.objects.filter(pk__in=picked)
             .only("id", "synchronization_id", "state", "attempts", "next_attempt_at", "last_error")}
-    return {pk: _delivery(rows.get(picked[pk])) for pk in ids}
+    return {pk: _delivery(rows.get(pk)) for pk in ids}
 
 
 @dataclass(frozen=True)
