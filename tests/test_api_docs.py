@@ -44,7 +44,8 @@ def _router_operations() -> set[tuple[str, str]]:
             if not actions or "(?P<format>" in regex:
                 continue  # the API root page and the ".json" suffix variants
             path = prefix + regex.strip("^$").replace("(?P<pk>[^/.]+)", "{id}")
-            operations |= {(path, method) for method in actions}
+            # HEAD answers as GET does (DRF adds it to every GET route once served); schemas leave it out.
+            operations |= {(path, method) for method in actions if method != "head"}
     return operations
 
 
