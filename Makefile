@@ -33,10 +33,9 @@ browser:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
-test: $(STAMP) browser
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy .
+test: $(STAMP) browser lint
 	$(PY) -m pytest
 
 clean:

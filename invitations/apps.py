@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,13 @@ class InvitationsConfig(AppConfig):
 
     def ready(self) -> None:
         from invitations import checks  # noqa: F401
+        from jira.signals import site_seeded
+
+        site_seeded.connect(_site_key_create, dispatch_uid="invitations.site_key")
+
+
+def _site_key_create(**kwargs: Any) -> str:
+    """Seeding a site creates its signing key (else the first message or discovery would)."""
+    from invitations.keys import site_key_load_or_create
+
+    return f"signing key {site_key_load_or_create().key_id}"

@@ -1,9 +1,10 @@
-"""The message format and the registry of message types.
+"""The message format.
 
-Every message is a JSON envelope: a unique id, its type, the shared
-synchronization id, a per-synchronization sequence number, sender and
-recipient addresses, a creation time and a type-specific payload. A new
-type is one `MessageType(...)` line here plus its handler.
+Every message is a JSON envelope: a unique id, its kind (`type`), the shared
+synchronization id (the link), its stream within the link ("" is the link's own
+lifecycle; absent means ""), a sequence number per stream, sender and recipient
+addresses, a creation time and a kind-specific payload. The kinds and their payloads
+are registered by the apps that own them (invitations.kinds).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from invitations.kinds import LIFECYCLE, kind_get
+
 PROTOCOL_VERSION = 1
 INBOX_PATH = "/wire/v1/messages"
 # Several messages to one partner in one signed request: {"sender", "recipient", "messages": [...]}.
@@ -22,100 +25,11 @@ BATCH_PATH = "/wire/v1/batches"
 MAX_BATCH_MESSAGES = 100
 
 
-class VisibleProjectSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=10)
-    name = serializers.CharField(max_length=120)
-
-
-class VisibleIssueTypeSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
-
-
-class VisibleFieldSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=40)
-    name = serializers.CharField(max_length=80)
-    kind = serializers.CharField(max_length=20)
-    options = serializers.ListField(child=serializers.CharField(max_length=120), max_length=500)
-
-
-class VisibleSerializer(serializers.Serializer):
-    """What one side's scope lets the partner see."""
-
-    projects = VisibleProjectSerializer(many=True)
-    issue_types = VisibleIssueTypeSerializer(many=True)
-    mappable_fields = VisibleFieldSerializer(many=True, required=False)
-
-
-class InvitationPayload(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
-    sync_type = serializers.ChoiceField(choices=["cloud_to_cloud"])
-    visible = VisibleSerializer()
-
-
-class VisiblePayload(serializers.Serializer):
-    visible = VisibleSerializer()
-
-
-class EmptyPayload(serializers.Serializer):
-    pass
-
-
-class MappingWireSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField(max_length=120)
-    inviter_project = serializers.CharField(max_length=10)
-    invitee_project = serializers.CharField(max_length=10)
-    issue_types = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), max_length=100)
-    field_pairs = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), max_length=200)
-    value_maps = serializers.DictField(child=serializers.ListField(child=serializers.DictField(
-        child=serializers.CharField())))
-    comments = serializers.CharField(max_length=20)
-    filter = serializers.CharField(max_length=500, allow_blank=True)
-    enabled = serializers.BooleanField()
-    version = serializers.IntegerField(min_value=1)
-    updated_at = serializers.CharField(max_length=40)
-    updated_by = serializers.CharField(max_length=300, allow_blank=True)
-
-    def to_internal_value(self, data: Any) -> Any:
-        value = super().to_internal_value(data)
-        value["id"] = str(value["id"])
-        return value
-
-
-class MappingSavedPayload(serializers.Serializer):
-    mapping = MappingWireSerializer()
-
-
-class MappingDeletedPayload(serializers.Serializer):
-    id = serializers.UUIDField()
-    version = serializers.IntegerField(min_value=1)
-
-
-@dataclass(frozen=True)
-class MessageType:
-    name: str
-    payload: type[serializers.Serializer]
-    creates_synchronization: bool = False
-
-
-REGISTRY: dict[str, MessageType] = {
-    t.name: t
-    for t in [
-        MessageType("invitation", InvitationPayload, creates_synchronization=True),
-        MessageType("accept", VisiblePayload),
-        MessageType("reject", EmptyPayload),
-        MessageType("delete", EmptyPayload),
-        MessageType("scope_changed", VisiblePayload),
-        MessageType("mapping_saved", MappingSavedPayload),
-        MessageType("mapping_deleted", MappingDeletedPayload),
-    ]
-}
-
-
 class EnvelopeSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    type = serializers.ChoiceField(choices=sorted(REGISTRY))
+    type = serializers.CharField(max_length=40)
     synchronization_id = serializers.UUIDField()
+    stream = serializers.CharField(max_length=80, required=False, allow_blank=True, default=LIFECYCLE)
     sequence = serializers.IntegerField(min_value=1)
     sender = serializers.CharField(max_length=200)
     recipient = serializers.CharField(max_length=200)
@@ -123,7 +37,10 @@ class EnvelopeSerializer(serializers.Serializer):
     payload = serializers.DictField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        payload = REGISTRY[attrs["type"]].payload(data=attrs["payload"])
+        kind = kind_get(attrs["type"])
+        if kind is None:
+            raise serializers.ValidationError({"type": f"{attrs['type']!r} is not a kind of message this site knows"})
+        payload = kind.payload(data=attrs["payload"])
         if not payload.is_valid():
             raise serializers.ValidationError({"payload": payload.errors})
         attrs["payload"] = payload.validated_data
@@ -140,6 +57,7 @@ class Envelope:
     recipient: str
     created_at: datetime
     payload: dict[str, Any]
+    stream: str = LIFECYCLE
 
 
 class MalformedMessage(ValueError):
@@ -157,11 +75,31 @@ def envelope_encode(envelope: Envelope) -> bytes:
         "created_at": envelope.created_at.isoformat(),
         "payload": envelope.payload,
     }
+    if envelope.stream != LIFECYCLE:
+        data["stream"] = envelope.stream  # absent for the lifecycle: the bytes older sites sent and expect
     return json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
 
 
 def envelope_decode(body: bytes) -> Envelope:
-    return _envelope_from(_json_object(body))
+    return envelope_from(_json_object(body))
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """A single message read only as far as who sends it to whom: what the signature check needs."""
+
+    sender: str
+    recipient: str
+    data: dict[str, Any]
+
+
+def addressed_decode(body: bytes) -> Addressed:
+    """Raise MalformedMessage if the body is no JSON object naming its sender and recipient."""
+    data = _json_object(body)
+    sender, recipient = data.get("sender"), data.get("recipient")
+    if not isinstance(sender, str) or not isinstance(recipient, str):
+        raise MalformedMessage("the message names no sender or no recipient")
+    return Addressed(sender, recipient, data)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -174,7 +112,7 @@ def _json_object(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _envelope_from(data: Any) -> Envelope:
+def envelope_from(data: Any) -> Envelope:
     if not isinstance(data, dict):
         raise MalformedMessage("the message is not a JSON object")
     s = EnvelopeSerializer(data=data)
@@ -220,7 +158,7 @@ def batch_decode(body: bytes) -> Batch:
         # The bytes kept for a message are its canonical form, the same bytes the sender stored.
         raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
         try:
-            items.append(BatchItem(_envelope_from(data), "", raw))
+            items.append(BatchItem(envelope_from(data), "", raw))
         except MalformedMessage as e:
             items.append(BatchItem(None, str(e), raw))
     return Batch(sender, recipient, items)

@@ -20,6 +20,38 @@ class SiteKey(models.Model):
         return self.key_id
 
 
+class Link(models.Model):
+    """The wire's side of a synchronization: who the partner is and the key pinned for it.
+
+    Its id is the synchronization id both sites share. Sequence counters are per stream
+    (`LinkStream`), so one stream's refused or waiting message never holds back another's.
+    """
+
+    id = models.UUIDField(primary_key=True)
+    partner_address = models.CharField(max_length=200)
+    partner_key_id = models.CharField(max_length=300, db_index=True)
+    partner_public_key_pem = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.id} with {self.partner_address}"
+
+
+class LinkStream(models.Model):
+    """One ordered stream of a link: the last sequence sent and the last received."""
+
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="streams")
+    stream = models.CharField(max_length=80, blank=True)  # "": the link's lifecycle
+    last_sent = models.PositiveIntegerField(default=0)
+    last_received = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["link", "stream"], name="link_stream_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.link_id}/{self.stream or 'lifecycle'}: sent {self.last_sent}, received {self.last_received}"
+
+
 class DeliveryState(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERING = "delivering", "Delivering"
@@ -35,6 +67,7 @@ class OutboxMessage(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     synchronization_id = models.UUIDField(db_index=True)
+    stream = models.CharField(max_length=80, blank=True, default="")
     sequence = models.PositiveIntegerField()
     message_type = models.CharField(max_length=40)
     recipient = models.CharField(max_length=200)
@@ -53,7 +86,8 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["created_at", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["synchronization_id", "sequence"], name="outbox_unique_sequence"),
+            models.UniqueConstraint(fields=["synchronization_id", "stream", "sequence"],
+                                    name="outbox_unique_stream_sequence"),
         ]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="outbox_due"),
@@ -61,25 +95,41 @@ class OutboxMessage(models.Model):
             # (nearly all, as history grows) stay out of this index.
             models.Index(fields=["synchronization_id", "sequence"], name="outbox_undelivered",
                          condition=~models.Q(state="delivered")),
+            # The detail page's history, newest first, a page at a time.
+            models.Index(fields=["synchronization_id", "-created_at"], name="outbox_history"),
         ]
 
     def __str__(self) -> str:
         return f"{self.message_type} #{self.sequence} to {self.recipient} ({self.state})"
 
 
+class InboundOutcome(models.TextChoices):
+    APPLIED = "applied", "Applied"
+    ABSORBED = "absorbed", "Absorbed"
+    REFUSED = "refused", "Refused"
+
+
 class InboundMessage(models.Model):
-    """A partner's message, recorded in the same transaction as its effect: the dedupe table."""
+    """A partner's message, recorded in the same transaction as its effect: the dedupe table.
+
+    Pruning (`prune_messages`) empties the body of an old row but keeps the row, and with it
+    the id that recognises a repeated delivery.
+    """
 
     id = models.UUIDField(primary_key=True)  # the sender's message id
     synchronization_id = models.UUIDField(db_index=True)
+    stream = models.CharField(max_length=80, blank=True, default="")
     sequence = models.PositiveIntegerField()
     message_type = models.CharField(max_length=40)
     sender = models.CharField(max_length=200)
     body = models.BinaryField()
+    outcome = models.CharField(max_length=10, choices=InboundOutcome.choices, default=InboundOutcome.APPLIED)
+    error = models.TextField(blank=True)  # why it was refused
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["received_at"]
+        indexes = [models.Index(fields=["synchronization_id", "-received_at"], name="inbound_history")]
 
     def __str__(self) -> str:
         return f"{self.message_type} #{self.sequence} from {self.sender}"

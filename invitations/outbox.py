@@ -9,23 +9,44 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from invitations.messages import REGISTRY, Envelope, envelope_encode
-from invitations.models import DeliveryState, OutboxMessage
+from invitations.kinds import KINDS, LIFECYCLE
+from invitations.messages import Envelope, envelope_encode
+from invitations.models import DeliveryState, Link, LinkStream, OutboxMessage
+
+
+def link_open(*, link_id: uuid.UUID, partner_address: str, partner_key_id: str, partner_public_key_pem: str) -> Link:
+    """The wire's side of a new synchronization this site starts: the partner and its pinned key."""
+    link = Link.objects.create(id=link_id, partner_address=partner_address, partner_key_id=partner_key_id,
+                               partner_public_key_pem=partner_public_key_pem)
+    LinkStream.objects.create(link=link, stream=LIFECYCLE)
+    return link
 
 
 def outbox_write(
-    *, synchronization_id: uuid.UUID, recipient: str, sequence: int, message_type: str,
-    payload: dict[str, Any], created_by: str = "",
+    *, link_id: uuid.UUID, message_type: str, payload: dict[str, Any], stream: str = LIFECYCLE,
+    created_by: str = "",
 ) -> OutboxMessage:
-    """Record a message to send; the caller holds the synchronization's lock and transaction."""
-    assert message_type in REGISTRY, message_type
+    """Record a message to send, with the next sequence of its stream, in the caller's transaction.
+
+    The stream's counter row is locked until the caller commits, so concurrent writers on one
+    stream take consecutive numbers; other streams of the link are not held up.
+    """
+    assert message_type in KINDS, message_type
+    counter = LinkStream.objects.select_for_update().select_related("link").filter(
+        link_id=link_id, stream=stream).first()
+    if counter is None:
+        counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
+        counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+    counter.last_sent += 1
+    counter.save(update_fields=["last_sent"])
+    sequence, recipient = counter.last_sent, counter.link.partner_address
     now = timezone.now()
     envelope = Envelope(
-        id=uuid.uuid4(), type=message_type, synchronization_id=synchronization_id, sequence=sequence,
-        sender=settings.SITE_ADDRESS, recipient=recipient, created_at=now, payload=payload,
+        id=uuid.uuid4(), type=message_type, synchronization_id=link_id, sequence=sequence,
+        sender=settings.SITE_ADDRESS, recipient=recipient, created_at=now, payload=payload, stream=stream,
     )
     message = OutboxMessage.objects.create(
-        id=envelope.id, synchronization_id=synchronization_id, sequence=sequence, message_type=message_type,
+        id=envelope.id, synchronization_id=link_id, stream=stream, sequence=sequence, message_type=message_type,
         recipient=recipient, body=envelope_encode(envelope), next_attempt_at=now,
         give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
         created_at=now, created_by=created_by,
@@ -41,14 +62,19 @@ def ring_after_commit(outbox_id: uuid.UUID) -> None:
     transaction.on_commit(lambda: deliver_message.delay(str(outbox_id)))
 
 
-def outbox_retry(*, message: OutboxMessage) -> bool:
-    """An admin's "Retry" for a failed message: due now, with a fresh retry window."""
+def outbox_retry_failed(*, link_id: uuid.UUID) -> int:
+    """An admin's "Retry": every failed message of the link is due now, with a fresh retry window.
+
+    Returns how many are sent again (0: nothing had failed).
+    """
     now = timezone.now()
     with transaction.atomic():
-        updated = OutboxMessage.objects.filter(pk=message.pk, state=DeliveryState.FAILED).update(
+        ids = list(OutboxMessage.objects.select_for_update().filter(
+            synchronization_id=link_id, state=DeliveryState.FAILED).values_list("pk", flat=True))
+        OutboxMessage.objects.filter(pk__in=ids).update(
             state=DeliveryState.PENDING, next_attempt_at=now, claimed_until=None,
             give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
         )
-        if updated:
-            ring_after_commit(message.pk)
-    return bool(updated)
+        for pk in ids:
+            ring_after_commit(pk)
+    return len(ids)

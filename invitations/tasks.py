@@ -7,6 +7,7 @@ from celery import shared_task
 
 from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
 from invitations.models import OutboxMessage
+from invitations.pruning import messages_prune
 
 # Short waits ride on a countdown; longer ones stay in the database
 # (next_attempt_at) for the sweep, never beyond the broker's visibility timeout.
@@ -33,3 +34,11 @@ def sweep_outbox(limit: int = 1000) -> int:
     for outbox_id in ids:
         deliver_message.delay(str(outbox_id))
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def prune_messages() -> None:
+    """The scheduler's `prune_messages`, with MESSAGE_RETENTION_DAYS."""
+    from django.conf import settings
+
+    messages_prune(older_than_days=settings.MESSAGE_RETENTION_DAYS)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -16,20 +16,19 @@ from django.views.decorators.http import require_GET, require_POST
 from invitations import signing
 from invitations.directory import SiteDirectory
 from invitations.discovery import DISCOVERY_CACHE_SECONDS, DiscoveryError, discovery_document, partner_discover
+from invitations.inbox import InboxRefusal, inbox_apply
 from invitations.keys import key_id_prefix, load_public_key
 from invitations.messages import (
     BATCH_PATH,
     INBOX_PATH,
-    REGISTRY,
     Envelope,
     MalformedMessage,
+    addressed_decode,
     batch_decode,
-    envelope_decode,
+    envelope_from,
 )
-from invitations.models import InboundMessage
+from invitations.models import InboundMessage, Link
 from jira.models import SiteConfiguration
-from synchronizations.models import Synchronization
-from synchronizations.services import MessageRefused, message_apply
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +93,15 @@ class _Addressed(Protocol):
 _Decoded = TypeVar("_Decoded", bound=_Addressed)
 
 
-def _open(request: HttpRequest, decode: Callable[[bytes], _Decoded]) -> JsonResponse | tuple[_Decoded, bytes, str]:
-    """What both inboxes check before trusting a key: the request, its body, who sends it to whom.
+def _open(request: HttpRequest, path: str, decode: Callable[[bytes], _Decoded],
+          links: Callable[[_Decoded], Iterable[Any]]) -> JsonResponse | tuple[_Decoded, bytes, str, str]:
+    """What both inboxes check before anything about the content is answered.
 
-    Gives the decoded body, its raw bytes (the digest and signature are checked on exactly
-    these) and the key id that signed it; or the refusal.
+    The request (size, type, signature present), who sends it to whom, and the signature
+    itself, with the key pinned for the sender on a link the request names or else the key
+    the sender publishes. Until the signature is verified, the answer depends on nothing but
+    the request and the sender: an unsigned or badly signed request is 401 whatever it names.
+    Gives the decoded body, its raw bytes, the key id and the public key (PEM) that verified it.
     """
     refusal = _request_refusal(request)
     if refusal is not None:
@@ -111,7 +114,15 @@ def _open(request: HttpRequest, decode: Callable[[bytes], _Decoded]) -> JsonResp
     key_id = _sender_refusal(decoded.sender, decoded.recipient, request)
     if isinstance(key_id, JsonResponse):
         return key_id
-    return decoded, body, key_id
+    pem = _trusted_key(decoded.sender, key_id, links(decoded), request)
+    if isinstance(pem, JsonResponse):
+        return pem
+    try:
+        signing.verify(request.method or "POST", settings.SITE_ADDRESS + path, request.headers, body,
+                       key_id, load_public_key(pem))
+    except signing.SignatureRefused as e:
+        return _refuse(401, str(e), request)
+    return decoded, body, key_id, pem
 
 
 def _sender_refusal(sender: str, recipient: str, request: HttpRequest) -> JsonResponse | str:
@@ -129,90 +140,72 @@ def _sender_refusal(sender: str, recipient: str, request: HttpRequest) -> JsonRe
     return key_id
 
 
-def _trusted_key(
-    envelope: Envelope, sync: Synchronization | None, key_id: str, request: HttpRequest,
-    invited: dict[uuid.UUID, str] | None = None,
-) -> _Answer | str:
-    """The public key (PEM) that may sign this message, or the refusal.
-
-    The one pinned on the synchronization; for a new invitation, the key the sender
-    publishes at its own discovery address; in a batch, a message that follows its
-    synchronization's invitation is checked with the invitation's key.
-    """
-    if sync is not None:
-        if sync.partner_address != envelope.sender:
-            return _refused(403, "the sender is not this synchronization's partner", request)
-        if key_id != sync.partner_key_id:
-            return _refused(401, "the signing key is not the one pinned for this synchronization", request)
-        return sync.partner_public_key_pem
-    if REGISTRY[envelope.type].creates_synchronization:
-        # No shortcut for a repeated invitation here: nothing is acknowledged
-        # before its signature is verified (message_apply dedupes after that).
-        # A burst of invitations from one partner costs one discovery fetch, not one
-        # each; a key id other than the remembered one is fetched again, so a key the
-        # partner changed is seen at once.
+def _link_ids(values: Iterable[Any]) -> list[uuid.UUID]:
+    ids = []
+    for value in values:
         try:
-            partner = partner_discover(envelope.sender, max_age=DISCOVERY_CACHE_SECONDS)
-            if partner.key_id != key_id:
-                partner = partner_discover(envelope.sender)
-        except DiscoveryError as e:
-            return _refused(503, f"the sender's key could not be fetched: {e}", request)
-        if partner.key_id != key_id:
-            return _refused(401, "the signing key is not the one the sender publishes", request)
-        if invited is not None:
-            invited[envelope.synchronization_id] = partner.public_key_pem
-        return partner.public_key_pem
-    if invited and envelope.synchronization_id in invited:
-        return invited[envelope.synchronization_id]  # message_apply answers 425 if the invitation did not apply
-    # Retryable, like a gap in the sequence: the invitation may still be on its way.
-    return _refused(425, "unknown synchronization: waiting for its invitation", request)
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return ids
 
 
-def _receive(
-    envelope: Envelope, body: bytes, key_id: str, pem: str, *, known: bool, enabled: bool, request: HttpRequest,
-) -> _Answer:
-    """Apply one verified message; `known`: its synchronization existed when the request came."""
-    if not enabled:
-        if not known:
-            return _refused(403, "Issue Sync is not active on this site", request)
-        return _refused(503, "Issue Sync is switched off on this site for now", request)
+def _trusted_key(sender: str, key_id: str, link_ids: Iterable[Any], request: HttpRequest) -> JsonResponse | str:
+    """The public key (PEM) to verify the request with, or the refusal.
+
+    The key pinned on a link of this sender that the request names, when it is the key
+    that signed; else the key the sender publishes at its discovery address (a burst of
+    invitations costs one fetch; a key id other than the remembered one is fetched again,
+    so a key the partner changed is seen at once). Whether a named link exists is not
+    told: both ways end in the same signature check.
+    """
+    pinned = (Link.objects.filter(pk__in=_link_ids(link_ids), partner_address=sender, partner_key_id=key_id)
+              .values_list("partner_public_key_pem", flat=True).first())
+    if pinned is not None:
+        return pinned
     try:
-        outcome = message_apply(envelope=envelope, body=body, partner_key_id=key_id, partner_public_key_pem=pem)
-    except MessageRefused as e:
+        partner = partner_discover(sender, max_age=DISCOVERY_CACHE_SECONDS)
+        if partner.key_id != key_id:
+            partner = partner_discover(sender)
+    except DiscoveryError as e:
+        return _refuse(503, f"the sender's key could not be fetched: {e}", request)
+    if partner.key_id != key_id:
+        return _refuse(401, "the signing key is not the one the sender publishes", request)
+    return partner.public_key_pem
+
+
+def _receive(envelope: Envelope, body: bytes, key_id: str, pem: str, *, enabled: bool,
+             request: HttpRequest) -> _Answer:
+    """Apply one message of a verified request, and say how it went."""
+    try:
+        outcome = inbox_apply(envelope=envelope, body=body, partner_key_id=key_id, partner_public_key_pem=pem,
+                              enabled=enabled)
+    except InboxRefusal as e:
         return _refused(e.status, str(e), request)
     except IntegrityError:
         # The same message applied by a concurrent request: it won, we acknowledge.
         if InboundMessage.objects.filter(pk=envelope.id).exists():
             return _Answer(200, {"status": "duplicate"})
         return _refused(409, "a concurrent change got in the way; try again", request)
-    return _Answer(200, {"status": outcome})
-
-
-def _verify(request: HttpRequest, path: str, body: bytes, key_id: str, pem: str) -> JsonResponse | None:
-    try:
-        signing.verify(request.method or "POST", settings.SITE_ADDRESS + path, request.headers, body,
-                       key_id, load_public_key(pem))
-    except signing.SignatureRefused as e:
-        return _refuse(401, str(e), request)
-    return None
+    if outcome.status == "refused":
+        # Recorded, and its sequence used: the messages after it go on. The sender shows it as failed.
+        return _refused(422, outcome.error, request)
+    return _Answer(200, {"status": outcome.status})
 
 
 @csrf_exempt  # authenticated by its HTTP message signature, not by a browser session
 @require_POST
 def inbox(request: HttpRequest) -> JsonResponse:
-    opened = _open(request, envelope_decode)
+    opened = _open(request, INBOX_PATH, addressed_decode, lambda m: [m.data.get("synchronization_id")])
     if isinstance(opened, JsonResponse):
         return opened
-    envelope, body, key_id = opened
-    sync = Synchronization.objects.filter(pk=envelope.synchronization_id).first()
-    pem = _trusted_key(envelope, sync, key_id, request)
-    if isinstance(pem, _Answer):
-        return _respond(pem)
-    refusal = _verify(request, INBOX_PATH, body, key_id, pem)
-    if refusal is not None:
-        return refusal
+    message, body, key_id, pem = opened
+    try:
+        envelope = envelope_from(message.data)
+    except MalformedMessage as e:
+        return _refuse(400, str(e), request)
     enabled = SiteConfiguration.load().is_enabled
-    return _respond(_receive(envelope, body, key_id, pem, known=sync is not None, enabled=enabled, request=request))
+    return _respond(_receive(envelope, body, key_id, pem, enabled=enabled, request=request))
 
 
 @csrf_exempt  # authenticated by its HTTP message signature, not by a browser session
@@ -220,50 +213,28 @@ def inbox(request: HttpRequest) -> JsonResponse:
 def inbox_batch(request: HttpRequest) -> JsonResponse:
     """Several messages from one partner in one signed request, each applied on its own, in order.
 
-    What concerns the request (size, content type, signature, recipient, sender) refuses it
+    What concerns the request (size, content type, recipient, sender, signature) refuses it
     whole; what concerns one message refuses only that message, with the status the single
     inbox would answer, in `results` (one per message, in the order sent).
     """
-    opened = _open(request, batch_decode)
+    opened = _open(request, BATCH_PATH, batch_decode,
+                   lambda b: [i.envelope.synchronization_id for i in b.items if i.envelope is not None])
     if isinstance(opened, JsonResponse):
         return opened
-    batch, body, key_id = opened
-
-    envelopes = [item.envelope for item in batch.items if item.envelope is not None]
-    syncs = {s.pk: s for s in Synchronization.objects.filter(pk__in={e.synchronization_id for e in envelopes})}
-    invited: dict[uuid.UUID, str] = {}
-    checked: list[_Answer | str] = []
+    batch, _, key_id, pem = opened
+    enabled = SiteConfiguration.load().is_enabled
+    answers: list[_Answer] = []
     for item in batch.items:
         envelope = item.envelope
         if envelope is None:
-            checked.append(_refused(400, item.error, request))
+            answers.append(_refused(400, item.error, request))
         elif envelope.recipient != batch.recipient:
-            checked.append(_refused(421, f"this message is addressed to {envelope.recipient}, not to this site",
+            answers.append(_refused(421, f"this message is addressed to {envelope.recipient}, not to this site",
                                     request))
         elif envelope.sender != batch.sender:
-            checked.append(_refused(403, "the message's sender is not the request's sender", request))
+            answers.append(_refused(403, "the message's sender is not the request's sender", request))
         else:
-            checked.append(_trusted_key(envelope, syncs.get(envelope.synchronization_id), key_id, request, invited))
-
-    # One sender, one key: the signature is checked once, with the key the messages name.
-    pem = next((p for p in checked if isinstance(p, str)), None)
-    enabled = False
-    if pem is not None:
-        refusal = _verify(request, BATCH_PATH, body, key_id, pem)
-        if refusal is not None:
-            return refusal
-        enabled = SiteConfiguration.load().is_enabled
-    answers: list[_Answer] = []
-    for item, check in zip(batch.items, checked, strict=True):
-        if isinstance(check, _Answer):
-            answers.append(check)
-        elif check != pem:
-            answers.append(_refused(401, "the signing key is not the one pinned for this synchronization", request))
-        else:
-            assert item.envelope is not None
-            known = item.envelope.synchronization_id in syncs
-            answers.append(_receive(item.envelope, item.body, key_id, check, known=known, enabled=enabled,
-                                    request=request))
+            answers.append(_receive(envelope, item.body, key_id, pem, enabled=enabled, request=request))
     results = [
         {"id": str(item.envelope.id) if item.envelope else None, "code": a.status, **a.data,
          **({"retry_after": 1} if a.status in RETRY_SOON else {})}

@@ -36,6 +36,11 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         name="sweep outbox",
         expires=settings.DELIVERY_SWEEP_GRACE_SECONDS,
     )
+    if settings.MESSAGE_RETENTION_DAYS > 0:
+        sender.add_periodic_task(
+            settings.MESSAGE_PRUNE_INTERVAL_SECONDS, sender.signature("invitations.tasks.prune_messages"),
+            name="prune messages", expires=settings.MESSAGE_PRUNE_INTERVAL_SECONDS,
+        )
 
 
 @task_prerun.connect

@@ -69,6 +69,10 @@ DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECON
 # The sweep rings only for messages overdue by more than this: until then a message's own
 # doorbell is still on its way through the queue (see invitations.delivery.sweep_grace_seconds).
 DELIVERY_SWEEP_GRACE_SECONDS = 5 * DELIVERY_SWEEP_INTERVAL_SECONDS
+# Delivered outgoing messages and received bodies older than this are dropped (`prune_messages`,
+# also run by the scheduler every MESSAGE_PRUNE_INTERVAL_SECONDS); 0 days in the setting turns the schedule off.
+MESSAGE_RETENTION_DAYS = float(os.getenv("MESSAGE_RETENTION_DAYS", "30"))
+MESSAGE_PRUNE_INTERVAL_SECONDS = float(os.getenv("MESSAGE_PRUNE_INTERVAL_SECONDS", "3600"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -88,6 +92,8 @@ INSTALLED_APPS = [
     "mappings",
     "qa",
 ]
+# More apps, comma-separated (e.g. a test app that registers its own message kind).
+INSTALLED_APPS += [app.strip() for app in os.getenv("EXTRA_APPS", "").split(",") if app.strip()]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -203,6 +209,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "issuesync.web.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Issue Sync Pro: Synchronizations API",

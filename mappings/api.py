@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
@@ -21,9 +20,7 @@ from mappings.services import (
     mapping_save,
     mapping_set_enabled,
 )
-from synchronizations.api import Conflict
 from synchronizations.models import Synchronization
-from synchronizations.services import ActionRefused
 
 DIRECTIONS = list(LOCAL_DIRECTIONS)
 
@@ -67,6 +64,16 @@ class MappingWriteSerializer(serializers.Serializer):
         )
 
 
+class MappingReadSerializer(MappingWriteSerializer):
+    """A mapping as the API answers it (`mapping_data`): what is written, plus its id and its stamps."""
+
+    id = serializers.UUIDField(read_only=True)
+    warning = serializers.CharField(read_only=True)
+    version = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(read_only=True)
+    updated_by = serializers.CharField(read_only=True)
+
+
 class VersionSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False)
 
@@ -84,15 +91,6 @@ def mapping_data(mapping: Mapping) -> dict[str, Any]:
     }
 
 
-def _call(fn: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except ValidationError as e:
-        raise DRFValidationError(e.message_dict if hasattr(e, "error_dict") else {"detail": e.messages}) from e
-    except ActionRefused as e:
-        raise Conflict(str(e)) from e
-
-
 class MappingViewSet(viewsets.ViewSet):
     def _sync(self) -> Synchronization:
         return get_object_or_404(Synchronization.listed.select_related("scope"), pk=self.kwargs["sync_pk"])
@@ -101,31 +99,31 @@ class MappingViewSet(viewsets.ViewSet):
         return get_object_or_404(Mapping.objects.select_related("synchronization"), pk=pk,
                                  synchronization=self._sync(), deleted_at__isnull=True)
 
-    @extend_schema(responses=MappingWriteSerializer(many=True))
+    @extend_schema(responses=MappingReadSerializer(many=True))
     def list(self, request: Request, sync_pk: str) -> Response:
         sync = self._sync()
         mappings = Mapping.objects.filter(synchronization=sync, deleted_at__isnull=True).select_related(
             "synchronization")
         return Response([mapping_data(m) for m in mappings])
 
-    @extend_schema(responses=MappingWriteSerializer)
+    @extend_schema(responses=MappingReadSerializer)
     def retrieve(self, request: Request, sync_pk: str, pk: str) -> Response:
         return Response(mapping_data(self._mapping(pk)))
 
-    @extend_schema(request=MappingWriteSerializer, responses={201: MappingWriteSerializer})
+    @extend_schema(request=MappingWriteSerializer, responses={201: MappingReadSerializer})
     def create(self, request: Request, sync_pk: str) -> Response:
         s = MappingWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        mapping = _call(mapping_save, synchronization=self._sync(), data=s.to_input(), user=request.user)
+        mapping = mapping_save(synchronization=self._sync(), data=s.to_input(), user=request.user)
         return Response(mapping_data(mapping), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=MappingWriteSerializer, responses=MappingWriteSerializer)
+    @extend_schema(request=MappingWriteSerializer, responses=MappingReadSerializer)
     def update(self, request: Request, sync_pk: str, pk: str) -> Response:
         s = MappingWriteSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         if "version" not in s.validated_data:
             raise DRFValidationError({"version": "Send the version you edited."})
-        mapping = _call(mapping_save, synchronization=self._sync(), data=s.to_input(), mapping_id=pk,
+        mapping = mapping_save(synchronization=self._sync(), data=s.to_input(), mapping_id=pk,
                         base_version=s.validated_data["version"], user=request.user)
         return Response(mapping_data(mapping))
 
@@ -133,16 +131,16 @@ class MappingViewSet(viewsets.ViewSet):
     def destroy(self, request: Request, sync_pk: str, pk: str) -> Response:
         s = VersionSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        _call(mapping_delete, mapping=self._mapping(pk), base_version=s.validated_data.get("version"),
+        mapping_delete(mapping=self._mapping(pk), base_version=s.validated_data.get("version"),
               user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=VersionSerializer, responses=MappingWriteSerializer)
+    @extend_schema(request=VersionSerializer, responses=MappingReadSerializer)
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, sync_pk: str, pk: str) -> Response:
         return self._enabled(request, pk, True)
 
-    @extend_schema(request=VersionSerializer, responses=MappingWriteSerializer)
+    @extend_schema(request=VersionSerializer, responses=MappingReadSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request: Request, sync_pk: str, pk: str) -> Response:
         return self._enabled(request, pk, False)
@@ -150,6 +148,6 @@ class MappingViewSet(viewsets.ViewSet):
     def _enabled(self, request: Request, pk: str, enabled: bool) -> Response:
         s = VersionSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        mapping = _call(mapping_set_enabled, mapping=self._mapping(pk), enabled=enabled,
+        mapping = mapping_set_enabled(mapping=self._mapping(pk), enabled=enabled,
                         base_version=s.validated_data.get("version"), user=request.user)
         return Response(mapping_data(mapping))

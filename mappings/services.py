@@ -14,13 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from invitations.messages import Envelope
+from invitations.kinds import Incoming
 from mappings.fields import OPTION_KINDS, compatibility_error, site_fields
 from mappings.filters import FilterError, filter_compile
 from mappings.models import Direction, Mapping, sides
 from synchronizations.models import Role, Synchronization
-from synchronizations.services import ActionRefused, User, _send, _username
-from synchronizations.states import ACCEPTED, InvitationStatus
+from synchronizations.services import ActionRefused, User, synchronization_send, username
+from synchronizations.states import ACCEPTED, Configured, next_status
 
 # Directions as the admin sees them, from this site's side.
 LOCAL_DIRECTIONS = {"both": "Both ways", "to_partner": "To the partner only", "from_partner": "From the partner only"}
@@ -192,14 +192,19 @@ def _locked_mapping(sync: Synchronization, mapping_id: Any, base_version: int | 
 def _stamp(mapping: Mapping, user: User) -> None:
     mapping.version += 1
     mapping.updated_at = timezone.now()
-    mapping.updated_by = f"{_username(user) or 'admin'} ({settings.SITE_ADDRESS})"
+    mapping.updated_by = f"{username(user) or 'admin'} ({settings.SITE_ADDRESS})"
 
 
 def refresh_status(sync: Synchronization) -> None:
-    """Active while at least one mapping is enabled, Not configured when none is."""
-    if sync.status in ACCEPTED:
-        enabled = Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True).exists()
-        sync.status = InvitationStatus.ACTIVE if enabled else InvitationStatus.NOT_CONFIGURED
+    """After a change to the mappings: the state table says what it makes of the synchronization.
+
+    (Active while at least one mapping is enabled, Not configured when none is; nothing for
+    a synchronization that is not accepted, or no longer.)
+    """
+    enabled = Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True).exists()
+    new = next_status(sync.status_enum, Configured.SOME_ENABLED if enabled else Configured.NONE_ENABLED)
+    if new is not None:
+        sync.status = new
 
 
 def mapping_save(
@@ -219,7 +224,7 @@ def mapping_save(
         _stamp(mapping, user)
         mapping.save()
         refresh_status(sync)
-        _send(sync, "mapping_saved", {"mapping": mapping.wire()}, user)
+        synchronization_send(sync, "mapping_saved", {"mapping": mapping.wire()}, user)
         sync.save()
     return mapping
 
@@ -238,7 +243,7 @@ def mapping_set_enabled(
         _stamp(locked, user)
         locked.save()
         refresh_status(sync)
-        _send(sync, "mapping_saved", {"mapping": locked.wire()}, user)
+        synchronization_send(sync, "mapping_saved", {"mapping": locked.wire()}, user)
         sync.save()
     return locked
 
@@ -252,24 +257,24 @@ def mapping_delete(*, mapping: Mapping, base_version: int | None = None, user: U
         _stamp(locked, user)
         locked.save()
         refresh_status(sync)
-        _send(sync, "mapping_deleted", {"id": str(locked.pk), "version": locked.version}, user)
+        synchronization_send(sync, "mapping_deleted", {"id": str(locked.pk), "version": locked.version}, user)
         sync.save()
 
 
-def mapping_message_apply(sync: Synchronization, envelope: Envelope) -> None:
+def mapping_message_apply(sync: Synchronization, message: Incoming) -> None:
     """Apply a partner's mapping message; the caller holds the synchronization's lock.
 
     Versions decide: a newer version replaces ours; when both sites edited the
     same version at once, the inviter's edit wins on both sides; a delete wins
     over any edit (the tombstone stays).
     """
-    if envelope.type == "mapping_deleted":
-        Mapping.objects.filter(pk=envelope.payload["id"], synchronization=sync).update(
+    if message.kind == "mapping_deleted":
+        Mapping.objects.filter(pk=message.payload["id"], synchronization=sync).update(
             deleted_at=timezone.now(), enabled=False
         )
         refresh_status(sync)
         return
-    data = envelope.payload["mapping"]
+    data = message.payload["mapping"]
     mapping = Mapping.objects.select_for_update().filter(pk=data["id"]).first()
     if mapping is not None and mapping.synchronization_id != sync.pk:
         return

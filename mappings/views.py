@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from issuesync.web import jira_admin_required
 from mappings.forms import (
     FieldPairFormSet,
     IssueTypePairFormSet,
@@ -22,7 +23,6 @@ from mappings.services import StaleMapping, mapping_delete, mapping_local_view, 
 from synchronizations.models import Synchronization
 from synchronizations.services import ActionRefused
 from synchronizations.states import ACCEPTED
-from synchronizations.views import jira_admin_required
 
 SECTIONS = ("issue_types", "fields", "value_maps")
 

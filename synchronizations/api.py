@@ -3,18 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from invitations.models import OutboxMessage
-from invitations.outbox import outbox_retry
+from invitations.outbox import outbox_retry_failed
+from issuesync.web import Conflict
 from jira.models import IssueType, Project
 from synchronizations import services
 from synchronizations.models import Scope, Synchronization, SynchronizationType
@@ -27,11 +25,6 @@ from synchronizations.selectors import (
     synchronization_list,
 )
 from synchronizations.states import InvitationStatus
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 class ScopeSerializer(serializers.Serializer):
@@ -115,16 +108,6 @@ def _scope_args(data: dict[str, Any] | None) -> dict[str, Any]:
             "issue_types": data.get("issue_types", [])}
 
 
-def _call(fn: Any, **kwargs: Any) -> Any:
-    """Translate the services' refusals into 400 (bad input) and 409 (wrong status)."""
-    try:
-        return fn(**kwargs)
-    except ValidationError as e:
-        raise DRFValidationError(e.message_dict if hasattr(e, "error_dict") else {"detail": e.messages}) from e
-    except services.ActionRefused as e:
-        raise Conflict(str(e)) from e
-
-
 @extend_schema(parameters=[OpenApiParameter("status", enum=InvitationStatus.values, required=False)])
 class SynchronizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = SynchronizationSerializer
@@ -151,7 +134,7 @@ class SynchronizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def create(self, request: Request) -> Response:
         s = CreateSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        sync = _call(services.synchronization_create, name=s.validated_data["name"],
+        sync = services.synchronization_create(name=s.validated_data["name"],
                      partner_address=s.validated_data["partner_address"], sync_type=s.validated_data["sync_type"],
                      user=request.user, **_scope_args(s.validated_data.get("scope")))
         return Response(SynchronizationSerializer(sync).data, status=status.HTTP_201_CREATED)
@@ -161,7 +144,7 @@ class SynchronizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def accept(self, request: Request, pk: str) -> Response:
         s = ScopeSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        sync = _call(services.synchronization_accept, synchronization=self.get_object(), user=request.user,
+        sync = services.synchronization_accept(synchronization=self.get_object(), user=request.user,
                      **_scope_args(s.validated_data))
         return Response(SynchronizationSerializer(sync).data)
 
@@ -170,35 +153,34 @@ class SynchronizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def scope(self, request: Request, pk: str) -> Response:
         s = ScopeSerializer(data=request.data)
         s.is_valid(raise_exception=True)
-        sync = _call(services.synchronization_scope_update, synchronization=self.get_object(), user=request.user,
+        sync = services.synchronization_scope_update(synchronization=self.get_object(), user=request.user,
                      **_scope_args(s.validated_data))
         return Response(SynchronizationSerializer(sync).data)
 
     @extend_schema(request=None, responses=SynchronizationSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
-        sync = _call(services.synchronization_reject, synchronization=self.get_object(), user=request.user)
+        sync = services.synchronization_reject(synchronization=self.get_object(), user=request.user)
         return Response(SynchronizationSerializer(sync).data)
 
+    # Not named `delete`: a method of that name would also answer the HTTP DELETE verb on the detail
+    # route, a route the schema would not show.
     @extend_schema(request=None, responses=SynchronizationSerializer)
-    @action(detail=True, methods=["post"])
-    def delete(self, request: Request, pk: str) -> Response:
-        sync = _call(services.synchronization_delete, synchronization=self.get_object(), user=request.user)
+    @action(detail=True, methods=["post"], url_path="delete", url_name="delete")
+    def delete_synchronization(self, request: Request, pk: str) -> Response:
+        sync = services.synchronization_delete(synchronization=self.get_object(), user=request.user)
         return Response(SynchronizationSerializer(sync).data)
 
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["post"])
     def remove(self, request: Request, pk: str) -> Response:
-        _call(services.synchronization_remove, synchronization=self.get_object(), user=request.user)
+        services.synchronization_remove(synchronization=self.get_object(), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=SynchronizationSerializer)
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         sync = self.get_object()
-        failed = OutboxMessage.objects.filter(synchronization_id=sync.pk, state="failed")
-        if not failed.exists():
+        if not outbox_retry_failed(link_id=sync.pk):
             raise Conflict("No failed message to retry.")
-        for message in failed:
-            outbox_retry(message=message)
         return Response(SynchronizationSerializer(sync).data)

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
 from jira.models import IssueType, Project
+from synchronizations.fields import site_fields
 from synchronizations.states import InvitationStatus
+
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 class Scope(models.Model):
@@ -34,22 +38,25 @@ class Scope(models.Model):
         return self._visible(IssueType.objects.all(), self.issue_types.all())
 
     def _visible(self, everything: models.QuerySet[Any], selected: models.QuerySet[Any]) -> models.QuerySet[Any]:
-        ids = selected.values("pk")
-        if self.mode == self.Mode.SHOW_ONLY_SELECTED:
-            return everything.filter(pk__in=ids)
-        if self.mode == self.Mode.HIDE_ONLY_SELECTED:
-            return everything.exclude(pk__in=ids)
-        return everything
+        chosen = set(selected.values_list("pk", flat=True))
+        return everything.filter(pk__in=[x.pk for x in scope_visible(self.mode, everything, chosen)])
 
     def visible(self) -> dict[str, list[dict[str, str]]]:
         """The wire form: what the partner may see."""
-        from mappings.fields import site_fields
-
         return {
             "projects": [{"key": p.key, "name": p.name} for p in self.visible_projects()],
             "issue_types": [{"name": t.name} for t in self.visible_issue_types()],
             "mappable_fields": site_fields(),
         }
+
+
+def scope_visible(mode: str, everything: Iterable[_Row], chosen: set[int]) -> list[_Row]:
+    """The scope rule, the one place it is written: what a mode shows of all items, given the chosen ids."""
+    if mode == Scope.Mode.SHOW_ONLY_SELECTED:
+        return [x for x in everything if x.pk in chosen]
+    if mode == Scope.Mode.HIDE_ONLY_SELECTED:
+        return [x for x in everything if x.pk not in chosen]
+    return list(everything)
 
 
 class SynchronizationType(models.TextChoices):
@@ -80,13 +87,9 @@ class Synchronization(models.Model):
     scope = models.OneToOneField(Scope, on_delete=models.PROTECT, related_name="synchronization")
     # What the partner's scope lets this side see, as the partner last announced it.
     partner_visible = models.JSONField(default=dict, blank=True)
-    partner_key_id = models.CharField(max_length=300)
-    partner_public_key_pem = models.TextField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
-    last_sent_sequence = models.PositiveIntegerField(default=0)
-    last_received_sequence = models.PositiveIntegerField(default=0)
     # "Remove record" hides the row from this site's list but keeps it, so a
     # late or repeated partner message is still recognised and absorbed.
     removed_at = models.DateTimeField(null=True, blank=True)

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
 
+from invitations.kinds import kind_describe, kind_get
 from invitations.models import DeliveryState, InboundMessage, OutboxMessage
 from jira.models import IssueType, Project
-from synchronizations.models import Scope, Synchronization
+from synchronizations.fields import site_fields
+from synchronizations.models import Scope, Synchronization, scope_visible
 
 
 def synchronization_list(*, status: str | None = None) -> QuerySet[Synchronization]:
@@ -38,35 +40,38 @@ class DeliveryInfo:
     failed_message_id: uuid.UUID | None = None
 
 
-def _delivery(undelivered: Sequence[OutboxMessage]) -> DeliveryInfo:
-    """One synchronization's delivery state from its undelivered messages, oldest first."""
-    if not undelivered:
+def _delivery(first: OutboxMessage | None) -> DeliveryInfo:
+    """A synchronization's delivery state from its first failed message, else its oldest undelivered one."""
+    if first is None:
         return DeliveryInfo("delivered")
-    failed = [m for m in undelivered if m.state == DeliveryState.FAILED]
-    if failed:
-        return DeliveryInfo("failed", failed[0].attempts, None, failed[0].last_error, failed[0].id)
-    m = undelivered[0]
-    return DeliveryInfo("pending", m.attempts, m.next_attempt_at, m.last_error)
-
-
-def _undelivered() -> QuerySet[OutboxMessage]:
-    # Served by the partial index outbox_undelivered: only messages not delivered yet are in it.
-    return (OutboxMessage.objects.exclude(state=DeliveryState.DELIVERED).order_by("synchronization_id", "sequence")
-            .only("id", "synchronization_id", "sequence", "state", "attempts", "next_attempt_at", "last_error"))
+    if first.state == DeliveryState.FAILED:
+        return DeliveryInfo("failed", first.attempts, None, first.last_error, first.id)
+    return DeliveryInfo("pending", first.attempts, first.next_attempt_at, first.last_error)
 
 
 def synchronization_delivery(sync: Synchronization) -> DeliveryInfo:
-    return _delivery(list(_undelivered().filter(synchronization_id=sync.pk)))
+    return synchronization_deliveries([sync])[sync.pk]
 
 
 def synchronization_deliveries(syncs: Iterable[Synchronization]) -> dict[uuid.UUID, DeliveryInfo]:
-    """The delivery state of each of these synchronizations (a page of the list), in one query."""
+    """The delivery state of each of these synchronizations (a page of the list), in one query.
+
+    One row per synchronization, whatever its traffic: the message that decides its state
+    (the first failed, else the oldest waiting) is picked in the database from the partial
+    index of undelivered messages, and only those rows are read.
+    """
     ids = [s.pk for s in syncs]
-    undelivered: dict[uuid.UUID, list[OutboxMessage]] = defaultdict(list)
-    if ids:
-        for m in _undelivered().filter(synchronization_id__in=ids):
-            undelivered[m.synchronization_id].append(m)
-    return {pk: _delivery(undelivered.get(pk, [])) for pk in ids}
+    if not ids:
+        return {}
+    deciding = (OutboxMessage.objects.filter(synchronization_id=OuterRef("pk"))
+                .exclude(state=DeliveryState.DELIVERED)
+                .order_by(Case(When(state=DeliveryState.FAILED, then=Value(0)), default=Value(1)), "created_at",
+                          "sequence")
+                .values("pk")[:1])
+    picked = Synchronization.objects.filter(pk__in=ids).annotate(deciding=Subquery(deciding)).values("deciding")
+    rows = {m.synchronization_id: m for m in OutboxMessage.objects.filter(pk__in=picked)
+            .only("id", "synchronization_id", "state", "attempts", "next_attempt_at", "last_error")}
+    return {pk: _delivery(rows.get(pk)) for pk in ids}
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,6 @@ def scope_rows(syncs: Sequence[Synchronization]) -> dict[int, ScopeRow]:
     any page: this site's projects, issue types and fields are read once and each scope's choices
     are plain id pairs, where `Scope.visible()` would query per scope and prefetching would build
     model managers per row. Gives what `ScopeRow.of` gives."""
-    from mappings.fields import site_fields
-
     scope_ids = [s.scope_id for s in syncs]
     if not scope_ids:
         return {}
@@ -108,8 +111,8 @@ def scope_rows(syncs: Sequence[Synchronization]) -> dict[int, ScopeRow]:
     rows = {}
     for scope_id, mode in modes.items():
         chosen_p, chosen_t = chosen_projects[scope_id], chosen_types[scope_id]
-        shown_p = _visible(mode, projects, chosen_p)
-        shown_t = _visible(mode, issue_types, chosen_t)
+        shown_p = scope_visible(mode, projects, chosen_p)
+        shown_t = scope_visible(mode, issue_types, chosen_t)
         rows[scope_id] = ScopeRow(
             mode, [p for p in projects if p.pk in chosen_p], [t for t in issue_types if t.pk in chosen_t],
             {"projects": [{"key": p.key, "name": p.name} for p in shown_p],
@@ -118,55 +121,74 @@ def scope_rows(syncs: Sequence[Synchronization]) -> dict[int, ScopeRow]:
     return rows
 
 
-def _visible(mode: str, everything: list[Any], selected: set[int]) -> list[Any]:
-    """`Scope._visible` on rows already loaded."""
-    if mode == Scope.Mode.SHOW_ONLY_SELECTED:
-        return [x for x in everything if x.pk in selected]
-    if mode == Scope.Mode.HIDE_ONLY_SELECTED:
-        return [x for x in everything if x.pk not in selected]
-    return everything
+HISTORY_PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
 class HistoryEntry:
     direction: str  # sent | received
-    message_type: str
+    message_type: str  # the kind's name on the wire
+    title: str  # the kind in the product's words, e.g. "Mapping saved"
     sequence: int
     at: datetime
     state: str
     by: str
     error: str = ""
     what: str = ""
+    stream: str = ""
 
 
-def _what(body: bytes | memoryview) -> tuple[str, str]:
-    """What a message changed, for the history: (summary, who changed it if the message says)."""
+@dataclass(frozen=True)
+class HistoryPage:
+    entries: list[HistoryEntry]
+    number: int
+    has_newer: bool
+    has_older: bool
+
+
+def _payload(body: bytes | memoryview) -> dict[str, Any]:
     try:
         payload = json.loads(bytes(body))["payload"]
     except (ValueError, KeyError, TypeError):
-        return "", ""
-    if "mapping" in payload:
-        m = payload["mapping"]
-        state = "enabled" if m.get("enabled") else "disabled"
-        return f"Mapping “{m.get('name')}” version {m.get('version')}, {state}", str(m.get("updated_by", ""))
-    if "version" in payload and "id" in payload:
-        return f"Mapping deleted (version {payload['version']})", ""
-    visible = payload.get("visible")
-    if isinstance(visible, dict):
-        projects = ", ".join(str(p.get("key")) for p in visible.get("projects", []))
-        return f"Scope shows {projects or 'no projects'}", ""
-    return "", ""
+        return {}  # pruned, or not a message this site can read
+    return payload if isinstance(payload, dict) else {}
 
 
-def synchronization_history(sync: Synchronization) -> list[HistoryEntry]:
-    sent = []
-    for m in OutboxMessage.objects.filter(synchronization_id=sync.pk):
-        what, _ = _what(m.body)
-        sent.append(HistoryEntry("sent", m.message_type, m.sequence, m.created_at, m.state, m.created_by,
-                                 m.last_error, what))
-    received = []
-    for r in InboundMessage.objects.filter(synchronization_id=sync.pk):
-        what, by = _what(r.body)
-        received.append(HistoryEntry("received", r.message_type, r.sequence, r.received_at, "applied",
-                                     by or r.sender, "", what))
-    return sorted(sent + received, key=lambda e: e.at)
+def synchronization_history(sync: Synchronization, *, page: int = 1,
+                            size: int = HISTORY_PAGE_SIZE) -> HistoryPage:
+    """One page of the messages sent and received, newest first, in the words of each kind's registry entry.
+
+    Each side is read newest first only as far as this page reaches (two indexed, limited
+    queries), and only the page's bodies are parsed: the cost follows the page, not the history.
+    """
+    page = max(1, page)
+    reach = page * size + 1
+    sent = list(OutboxMessage.objects.filter(synchronization_id=sync.pk).order_by("-created_at")
+                .only("id", "message_type", "stream", "sequence", "created_at", "state", "created_by", "last_error")
+                [:reach])
+    received = list(InboundMessage.objects.filter(synchronization_id=sync.pk).order_by("-received_at")
+                    .only("id", "message_type", "stream", "sequence", "received_at", "outcome", "sender", "error")
+                    [:reach])
+    rows: list[tuple[datetime, str, Any]] = [(m.created_at, "sent", m) for m in sent]
+    rows += [(r.received_at, "received", r) for r in received]
+    rows.sort(key=lambda row: row[0], reverse=True)
+    start = (page - 1) * size
+    shown = rows[start:start + size]
+    bodies = dict(OutboxMessage.objects.filter(pk__in=[m.pk for _, d, m in shown if d == "sent"])
+                  .values_list("pk", "body"))
+    bodies.update(InboundMessage.objects.filter(pk__in=[r.pk for _, d, r in shown if d == "received"])
+                  .values_list("pk", "body"))
+    entries = []
+    for at, direction, m in shown:
+        payload = _payload(bodies.get(m.pk, b""))
+        kind = kind_get(m.message_type)
+        title = kind.title if kind else m.message_type
+        what = kind_describe(m.message_type, payload) if payload else ""
+        author = (kind.author(payload) if kind and kind.author and payload else "") or ""
+        if direction == "sent":
+            entries.append(HistoryEntry("sent", m.message_type, title, m.sequence, at, m.state, m.created_by,
+                                        m.last_error, what, m.stream))
+        else:
+            entries.append(HistoryEntry("received", m.message_type, title, m.sequence, at, m.outcome,
+                                        author or m.sender, m.error, what, m.stream))
+    return HistoryPage(entries, page, has_newer=page > 1, has_older=len(rows) > start + size)

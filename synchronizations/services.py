@@ -1,8 +1,8 @@
-"""Every change to a synchronization: one function per action, plus `message_apply`.
+"""Every change an admin makes to a synchronization: one function per action.
 
 Each validates, changes state and writes its outgoing message in one
-transaction; views, the API, tasks and the inbound endpoint call these and
-nothing else changes state.
+transaction; views, the API and tasks call these and nothing else changes state.
+The partner's messages apply through the kinds in synchronizations.wire.
 """
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from django.utils import timezone
 
 from invitations.directory import ADDRESS_HINT, InvalidAddress, SiteDirectory, normalize_address
 from invitations.discovery import DiscoveryError, partner_discover
-from invitations.messages import Envelope
-from invitations.models import InboundMessage
-from invitations.outbox import outbox_write
+from invitations.outbox import link_open, outbox_write
+from issuesync.web import Refused
 from jira.models import IssueType, Project, SiteConfiguration
 from synchronizations.models import Role, Scope, Synchronization, SynchronizationType
-from synchronizations.states import REMOVED, Action, InvitationStatus, Received, is_absorbed, next_status
+from synchronizations.signals import scope_changed
+from synchronizations.states import REMOVED, Action, InvitationStatus, next_status
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +34,11 @@ NOT_SUPPORTED = (
 )
 
 
-class ActionRefused(Exception):
+class ActionRefused(Refused):
     """The action does not apply to the synchronization's current status: nothing changed."""
 
 
-class MessageRefused(Exception):
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _username(user: User) -> str:
+def username(user: User) -> str:
     return str(getattr(user, "username", "") or "")
 
 
@@ -61,12 +55,9 @@ def _locked(sync: Synchronization) -> Synchronization:
     return Synchronization.objects.select_for_update().get(pk=sync.pk)
 
 
-def _send(sync: Synchronization, message_type: str, payload: dict[str, Any], user: User) -> None:
-    sync.last_sent_sequence += 1
-    outbox_write(
-        synchronization_id=sync.id, recipient=sync.partner_address, sequence=sync.last_sent_sequence,
-        message_type=message_type, payload=payload, created_by=_username(user),
-    )
+def synchronization_send(sync: Synchronization, message_type: str, payload: dict[str, Any], user: User) -> None:
+    """Tell the partner, on the synchronization's lifecycle stream, in the caller's transaction."""
+    outbox_write(link_id=sync.id, message_type=message_type, payload=payload, created_by=username(user))
 
 
 def scope_validate(mode: str, projects: Iterable[Project], issue_types: Iterable[IssueType]) -> None:
@@ -125,11 +116,13 @@ def synchronization_create(
         _scope_set(scope, scope_mode, projects, issue_types)
         sync = Synchronization(
             name=name, sync_type=sync_type, partner_address=address, role=Role.INVITER,
-            status=_check(None, Action.CREATE), scope=scope, partner_key_id=partner.key_id,
-            partner_public_key_pem=partner.public_key_pem,
+            status=_check(None, Action.CREATE), scope=scope,
             created_by=user if isinstance(user, AbstractBaseUser) else None,  # type: ignore[misc]
         )
-        _send(sync, "invitation", {"name": name, "sync_type": sync_type, "visible": scope.visible()}, user)
+        link_open(link_id=sync.id, partner_address=address, partner_key_id=partner.key_id,
+                  partner_public_key_pem=partner.public_key_pem)
+        invitation = {"name": name, "sync_type": sync_type, "visible": scope.visible()}
+        synchronization_send(sync, "invitation", invitation, user)
         sync.save()
     log.info("invited %s to %s (%s)", address, name, sync.id)
     return sync
@@ -145,7 +138,7 @@ def synchronization_accept(
         sync = _locked(synchronization)
         sync.status = _check(sync, Action.ACCEPT)
         _scope_set(sync.scope, scope_mode, projects, issue_types)
-        _send(sync, "accept", {"visible": sync.scope.visible()}, user)
+        synchronization_send(sync, "accept", {"visible": sync.scope.visible()}, user)
         sync.save()
     return sync
 
@@ -162,7 +155,7 @@ def _simple(synchronization: Synchronization, action: Action, message_type: str,
     with transaction.atomic():
         sync = _locked(synchronization)
         sync.status = _check(sync, action)
-        _send(sync, message_type, {}, user)
+        synchronization_send(sync, message_type, {}, user)
         sync.save()
     return sync
 
@@ -187,85 +180,7 @@ def synchronization_scope_update(
         sync = _locked(synchronization)
         sync.status = _check(sync, Action.EDIT_SCOPE)
         _scope_set(sync.scope, scope_mode, projects, issue_types)
-        from mappings.services import mappings_check_scope
-
-        mappings_check_scope(sync)
-        _send(sync, "scope_changed", {"visible": sync.scope.visible()}, user)
+        scope_changed.send(sender=Synchronization, synchronization=sync)
+        synchronization_send(sync, "scope_changed", {"visible": sync.scope.visible()}, user)
         sync.save()
     return sync
-
-
-def message_apply(
-    *, envelope: Envelope, body: bytes, partner_key_id: str = "", partner_public_key_pem: str = ""
-) -> str:
-    """Apply a verified partner message exactly once. Returns "applied", "absorbed" or "duplicate".
-
-    The message id is recorded in the same transaction as the effect, so a
-    repeated delivery is acknowledged and changes nothing.
-    """
-    with transaction.atomic():
-        event = Received(envelope.type)
-        sync = Synchronization.objects.select_for_update().filter(pk=envelope.synchronization_id).first()
-        # Checked under the lock: a concurrent delivery of this same message may have
-        # committed while we waited for it (each statement sees what is committed when it runs).
-        if InboundMessage.objects.filter(pk=envelope.id).exists():
-            return "duplicate"
-        if sync is None:
-            if event != Received.INVITATION:
-                raise MessageRefused("unknown synchronization: waiting for its invitation", status=425)
-            if envelope.sequence != 1:
-                raise MessageRefused("an invitation must be message #1", status=422)
-            sync = _invitation_receive(envelope, partner_key_id, partner_public_key_pem)
-            outcome = "applied"
-        else:
-            if sync.partner_address != envelope.sender:
-                raise MessageRefused("the sender is not this synchronization's partner", status=403)
-            expected = sync.last_received_sequence + 1
-            if envelope.sequence > expected:
-                # Retryable: the missing earlier message is on its way.
-                raise MessageRefused(f"waiting for message #{expected} first", status=425)
-            if envelope.sequence < expected:
-                raise MessageRefused(f"message #{envelope.sequence} was already applied", status=422)
-            status = InvitationStatus(sync.status)
-            new = next_status(status, event)
-            if new is None:
-                raise MessageRefused(
-                    f"{event.label} does not apply to a synchronization that is {sync.get_status_display()}",
-                    status=422,
-                )
-            outcome = "absorbed" if is_absorbed(status, event) else "applied"
-            if outcome == "applied":
-                sync.status = new
-                if "visible" in envelope.payload:
-                    sync.partner_visible = envelope.payload["visible"]
-                _mappings_follow(sync, envelope)
-            sync.last_received_sequence = envelope.sequence
-            sync.save()
-        InboundMessage.objects.create(
-            id=envelope.id, synchronization_id=envelope.synchronization_id, sequence=envelope.sequence,
-            message_type=envelope.type, sender=envelope.sender, body=body,
-        )
-    log.info("%s %s #%s from %s for %s", outcome, envelope.type, envelope.sequence, envelope.sender,
-             envelope.synchronization_id)
-    return outcome
-
-
-def _mappings_follow(sync: Synchronization, envelope: Envelope) -> None:
-    """Mapping messages, and scope changes that may hide what a mapping uses."""
-    from mappings.services import mapping_message_apply, mappings_check_scope
-
-    if envelope.type in (Received.MAPPING_SAVED, Received.MAPPING_DELETED):
-        mapping_message_apply(sync, envelope)
-    elif envelope.type == Received.SCOPE_CHANGED:
-        mappings_check_scope(sync)
-
-
-def _invitation_receive(envelope: Envelope, key_id: str, public_key_pem: str) -> Synchronization:
-    payload = envelope.payload
-    scope = Scope.objects.create(mode=Scope.Mode.SHOW_ALL)
-    return Synchronization.objects.create(
-        id=envelope.synchronization_id, name=payload["name"], sync_type=payload["sync_type"],
-        partner_address=envelope.sender, role=Role.INVITEE,
-        status=InvitationStatus.INVITATION_RECEIVED, scope=scope, partner_visible=payload["visible"],
-        partner_key_id=key_id, partner_public_key_pem=public_key_pem, last_received_sequence=1,
-    )

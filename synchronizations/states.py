@@ -1,7 +1,8 @@
 """The six statuses of the vendor's documentation and the one table of allowed transitions.
 
-Events are either this site's admin acting (`Action`) or a partner's message
-arriving (`Received`). A (status, event) pair missing from the table is refused.
+Events are this site's admin acting (`Action`), a partner's message arriving
+(`Received`) or the mappings changing what is enabled (`Configured`: Active and Not
+configured are decided here too, nowhere else). A (status, event) pair missing from the table is refused.
 A pair that maps a terminal status to itself is *absorbed*: acknowledged, no
 change. That is how races converge: Deleted wins over everything in flight.
 """
@@ -41,13 +42,20 @@ class Received(models.TextChoices):
     MAPPING_DELETED = "mapping_deleted", "Mapping deleted"
 
 
+class Configured(models.TextChoices):
+    """What this site's mappings say after a change to them (here or from the partner)."""
+
+    SOME_ENABLED = "mapping_enabled", "A mapping is enabled"
+    NONE_ENABLED = "no_mapping_enabled", "No mapping is enabled"
+
+
 S = InvitationStatus
 NEW = None  # no record yet
 ACCEPTED = (S.NOT_CONFIGURED, S.ACTIVE)
 TERMINAL = (S.REJECTED, S.DELETED)
 REMOVED = "removed"  # the record is off this site's list
 
-Event = Action | Received
+Event = Action | Received | Configured
 TRANSITIONS: dict[tuple[S | None, Event], S | str] = {
     # This site's admin.
     (NEW, Action.CREATE): S.INVITATION_SENT,
@@ -75,11 +83,16 @@ TRANSITIONS: dict[tuple[S | None, Event], S | str] = {
     (S.INVITATION_RECEIVED, Received.SCOPE_CHANGED): S.INVITATION_RECEIVED,
     (S.NOT_CONFIGURED, Received.SCOPE_CHANGED): S.NOT_CONFIGURED,
     (S.ACTIVE, Received.SCOPE_CHANGED): S.ACTIVE,
-    # Mappings: Active while one is enabled, Not configured when none is (see mappings.services).
+    # Mapping messages apply once accepted; what they do to the status is a `Configured` event after.
     (S.NOT_CONFIGURED, Received.MAPPING_SAVED): S.NOT_CONFIGURED,
     (S.ACTIVE, Received.MAPPING_SAVED): S.ACTIVE,
     (S.NOT_CONFIGURED, Received.MAPPING_DELETED): S.NOT_CONFIGURED,
     (S.ACTIVE, Received.MAPPING_DELETED): S.ACTIVE,
+    # After any change to the mappings: Active while at least one is enabled, Not configured when none is.
+    (S.NOT_CONFIGURED, Configured.SOME_ENABLED): S.ACTIVE,
+    (S.ACTIVE, Configured.SOME_ENABLED): S.ACTIVE,
+    (S.NOT_CONFIGURED, Configured.NONE_ENABLED): S.NOT_CONFIGURED,
+    (S.ACTIVE, Configured.NONE_ENABLED): S.NOT_CONFIGURED,
     # Absorbed: what was in flight when this side deleted or rejected.
     (S.DELETED, Received.MAPPING_SAVED): S.DELETED,
     (S.DELETED, Received.MAPPING_DELETED): S.DELETED,
@@ -91,7 +104,8 @@ TRANSITIONS: dict[tuple[S | None, Event], S | str] = {
 }
 
 
-assert not set(Action.values) & set(Received.values), "admin actions and wire events must never share a key"
+assert not (set(Action.values) & set(Received.values) or set(Configured.values) & (set(Action.values)
+            | set(Received.values))), "admin actions, wire events and mapping states must never share a key"
 
 
 def is_absorbed(status: S | None, event: Event) -> bool:

@@ -6,11 +6,10 @@ every read through `selectors` or the model's own relations.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache, wraps
+from functools import cache
 from typing import Any, TypedDict
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
@@ -22,10 +21,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
-from invitations.models import OutboxMessage
-from invitations.outbox import outbox_retry
-from mappings.selectors import mapping_rows
+from invitations.outbox import outbox_retry_failed
+from issuesync.web import jira_admin_required
 from synchronizations import services
+from synchronizations.extensions import detail_context
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
 from synchronizations.selectors import (
@@ -35,25 +34,11 @@ from synchronizations.selectors import (
     synchronization_history,
     synchronization_list,
 )
-from synchronizations.states import InvitationStatus
+from synchronizations.states import InvitationStatus, allowed_actions
 
 PAGE_SIZE = 50
 LIST_COLUMNS = ("id", "name", "partner_address", "sync_type", "status", "updated_at")
 View = Callable[..., HttpResponse]
-
-
-def jira_admin_required(view: View) -> View:
-    """Anonymous -> login page; signed-in non-admin -> a clear 403 page (not a redirect)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            return render(request, "synchronizations/forbidden.html", status=403)
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -177,10 +162,19 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     # htmx polls the page's content so a partner's change shows without a reload.
     template = "synchronizations/_detail.html" if request.headers.get("HX-Request") else "synchronizations/detail.html"
     return render(request, template, {
-        "sync": sync, "delivery": synchronization_delivery(sync), "history": synchronization_history(sync),
+        "sync": sync, "delivery": synchronization_delivery(sync),
+        "actions": {a.name.lower() for a in allowed_actions(sync.status_enum)},
+        "history": synchronization_history(sync, page=_page_number(request, "history")),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
-        "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync),
+        "mappings_url": _mappings_url(sync), **detail_context(sync),
     })
+
+
+def _page_number(request: HttpRequest, name: str) -> int:
+    try:
+        return max(1, min(int(request.GET.get(name, 1)), 10_000))
+    except ValueError:
+        return 1
 
 
 def _mappings_url(sync: Synchronization) -> str:
@@ -259,9 +253,7 @@ synchronization_remove_view = _action(services.synchronization_remove, "“{name
 @require_POST
 def synchronization_retry_view(request: HttpRequest, pk: str) -> HttpResponse:
     sync = get_object_or_404(Synchronization.listed, pk=pk)
-    retried = [outbox_retry(message=m) for m in OutboxMessage.objects.filter(synchronization_id=sync.pk,
-                                                                              state="failed")]
-    if any(retried):
+    if outbox_retry_failed(link_id=sync.pk):
         messages.success(request, f"Sending “{sync.name}” again.")
     else:
         messages.info(request, "Nothing is waiting to be sent again.")

@@ -18,7 +18,8 @@ def pg_template() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sites(pg_template: str) -> Iterator[LiveSites]:
     """alpha and beta, live, shared by the tests that only add their own synchronizations."""
-    with live_sites(pg_template) as s:
+    # Both install a test app that registers one more message kind (tests/wirekind_app).
+    with live_sites(pg_template, EXTRA_APPS="tests.wirekind_app") as s:
         yield s
 
 

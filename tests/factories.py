@@ -15,7 +15,9 @@ from django.utils import timezone
 
 from invitations import signing
 from invitations.keys import key_id_prefix, public_key_pem
+from invitations.kinds import LIFECYCLE
 from invitations.messages import INBOX_PATH, Envelope, envelope_encode
+from invitations.models import Link, LinkStream
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.states import InvitationStatus
 
@@ -64,9 +66,12 @@ class SynchronizationFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Synchronization
+        skip_postgeneration_save = True
 
     class Params:
         partner_key: PartnerKey | None = None
+        last_sent_sequence = 1  # the link's lifecycle stream, kept by the wire (invitations.models.Link)
+        last_received_sequence = 0
 
     name = factory.Sequence(lambda n: f"Synchronization {n}")
     partner_address = BETA
@@ -74,9 +79,40 @@ class SynchronizationFactory(factory.django.DjangoModelFactory):
     status = InvitationStatus.INVITATION_SENT
     scope = factory.SubFactory(ScopeFactory)
     partner_visible = factory.LazyFunction(lambda: dict(EMPTY_VISIBLE))
-    partner_key_id = factory.LazyAttribute(lambda o: o.partner_key.key_id if o.partner_key else "unpinned")
-    partner_public_key_pem = factory.LazyAttribute(lambda o: o.partner_key.pem if o.partner_key else "")
-    last_sent_sequence = 1
+    link = factory.RelatedFactory(
+        "tests.factories.LinkFactory", factory_related_name="sync",
+        partner_address=factory.SelfAttribute("..partner_address"),
+        partner_key_id=factory.LazyAttribute(
+            lambda o: o.factory_parent.partner_key.key_id if o.factory_parent.partner_key else "unpinned"),
+        partner_public_key_pem=factory.LazyAttribute(
+            lambda o: o.factory_parent.partner_key.pem if o.factory_parent.partner_key else ""),
+        last_sent=factory.SelfAttribute("..last_sent_sequence"),
+        last_received=factory.SelfAttribute("..last_received_sequence"),
+    )
+
+
+def link_create(*, sync: Synchronization, partner_address: str, partner_key_id: str, partner_public_key_pem: str,
+                last_sent: int, last_received: int) -> Link:
+    link = Link.objects.create(id=sync.pk, partner_address=partner_address, partner_key_id=partner_key_id,
+                               partner_public_key_pem=partner_public_key_pem)
+    LinkStream.objects.create(link=link, stream=LIFECYCLE, last_sent=last_sent, last_received=last_received)
+    return link
+
+
+class LinkFactory(factory.Factory):
+    """The wire's side of a synchronization made by SynchronizationFactory: its partner, key and counters."""
+
+    class Meta:
+        model = Link
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Link:
+        return link_create(**kwargs)
+
+
+def lifecycle(sync: Synchronization) -> LinkStream:
+    """The synchronization's lifecycle stream: its last sent and received sequence."""
+    return LinkStream.objects.select_related("link").get(link_id=sync.pk, stream=LIFECYCLE)
 
 
 def envelope(

@@ -26,8 +26,7 @@ def _rows(n: int) -> None:
     scopes = Scope.objects.bulk_create([Scope(mode=Scope.Mode.SHOW_ALL) for _ in range(n)])
     syncs = Synchronization.objects.bulk_create([
         Synchronization(id=uuid.uuid4(), name=f"Sync {i}", partner_address="https://beta.atlassian.net",
-                        role=Role.INVITER, status=statuses[i % len(statuses)], scope=scope,
-                        partner_key_id="k", partner_public_key_pem="p")
+                        role=Role.INVITER, status=statuses[i % len(statuses)], scope=scope)
         for i, scope in enumerate(scopes)
     ])
     now = timezone.now()
@@ -148,8 +147,7 @@ def test_member_gets_a_403_page_and_anonymous_the_login_page(client: Client) -> 
 def test_actions_that_do_not_apply_are_refused_with_a_message_not_a_500(admin: Client) -> None:
     sync = Synchronization.objects.create(
         name="Done", partner_address="https://beta.atlassian.net", role=Role.INVITER,
-        status=InvitationStatus.DELETED, scope=Scope.objects.create(), partner_key_id="k",
-        partner_public_key_pem="p",
+        status=InvitationStatus.DELETED, scope=Scope.objects.create(),
     )
     r = admin.post(f"{LIST}{sync.pk}/reject/", follow=True)
     assert r.status_code == 200

@@ -17,7 +17,7 @@ from django.test import Client, override_settings
 from invitations import transport
 from invitations.discovery import DiscoveryError, partner_discover
 from invitations.messages import INBOX_PATH
-from synchronizations.models import Synchronization
+from invitations.models import Link
 from tests.factories import ALPHA, BETA, PartnerKey, encoded, invitation
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_invitations_in_a_row_from_one_partner_fetch_its_discovery_once(client: 
     for _ in range(3):
         assert _invite(client, beta.key).status_code == 200
     assert beta.fetches == 1
-    assert Synchronization.objects.filter(partner_key_id=beta.key.key_id).count() == 3
+    assert Link.objects.filter(partner_key_id=beta.key.key_id).count() == 3
 
 
 def test_a_key_the_partner_changed_is_fetched_again_and_pinned(client: Client, beta: Publishing) -> None:
@@ -75,7 +75,7 @@ def test_a_key_the_partner_changed_is_fetched_again_and_pinned(client: Client, b
     r = _invite(client, beta.key)
     assert r.status_code == 200, r.content
     assert beta.fetches == 2
-    assert Synchronization.objects.filter(partner_key_id=beta.key.key_id).count() == 1
+    assert Link.objects.filter(partner_key_id=beta.key.key_id).count() == 1
     # The old key is no longer published: a message signed with it is refused after one more fetch.
     r = _invite(client, old)
     assert r.status_code == 401

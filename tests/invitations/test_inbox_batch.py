@@ -12,11 +12,21 @@ import pytest
 from django.test import Client, override_settings
 
 from invitations.messages import BATCH_PATH, batch_encode
-from invitations.models import InboundMessage
+from invitations.models import InboundMessage, Link
 from jira.models import SiteConfiguration
 from synchronizations.models import Synchronization
 from synchronizations.states import InvitationStatus
-from tests.factories import ALPHA, BETA, GAMMA, PartnerKey, encoded, envelope, invitation, synchronization
+from tests.factories import (
+    ALPHA,
+    BETA,
+    GAMMA,
+    PartnerKey,
+    encoded,
+    envelope,
+    invitation,
+    lifecycle,
+    synchronization,
+)
 from tests.invitations.test_inbox_refusals import Snapshot, discovered
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inbox_site")]
@@ -45,8 +55,7 @@ def test_it_applies_each_message_of_a_batch_in_the_order_sent(client: Client, ke
     r = send_batch(client, key, [encoded(accept), encoded(delete)])
     assert [(x["code"], x["status"], x["id"]) for x in r.json()["results"]] == [
         (200, "applied", str(accept.id)), (200, "applied", str(delete.id))]
-    sync.refresh_from_db()
-    assert sync.last_received_sequence == 2
+    assert lifecycle(sync).last_received == 2
     # The stored bytes of each message are the ones its sender stored and sent.
     assert bytes(InboundMessage.objects.get(pk=delete.id).body) == encoded(delete)
 
@@ -67,9 +76,10 @@ def test_one_refused_message_does_not_stop_the_others(client: Client, key: Partn
     assert results[1]["retry_after"] == 1 and "waiting for message #2" in results[1]["error"]
     assert "not the one pinned" in results[2]["error"]
     assert results[5]["id"] is None and "not valid" in results[5]["error"]
-    assert set(InboundMessage.objects.values_list("id", flat=True)) == {first.id}
-    other_key.refresh_from_db()
-    assert other_key.last_received_sequence == 0
+    # The one that does not apply is recorded as refused (its sequence used); nothing else is recorded.
+    assert dict(InboundMessage.objects.values_list("id", "outcome")) == {first.id: "applied",
+                                                                        not_applicable.id: "refused"}
+    assert lifecycle(other_key).last_received == 0
 
 
 def test_a_repeated_message_in_a_later_batch_is_a_duplicate(client: Client, key: PartnerKey) -> None:
@@ -87,7 +97,8 @@ def test_an_invitation_and_what_follows_it_apply_in_one_batch(client: Client, ke
     with discovered(key):
         assert codes(send_batch(client, key, [encoded(invite), encoded(follow)])) == [200, 200]
     sync = Synchronization.objects.get(pk=invite.synchronization_id)
-    assert (sync.partner_key_id, sync.last_received_sequence) == (key.key_id, 2)
+    assert sync.status == InvitationStatus.DELETED
+    assert (Link.objects.get(pk=sync.pk).partner_key_id, lifecycle(sync).last_received) == (key.key_id, 2)
 
 
 def test_an_invitation_signed_with_a_key_the_sender_does_not_publish_is_refused(client: Client) -> None:
@@ -96,7 +107,25 @@ def test_an_invitation_signed_with_a_key_the_sender_does_not_publish_is_refused(
     before = Snapshot()
     with discovered(published):
         r = send_batch(client, other, [encoded(invite)])
-    assert codes(r) == [401]
+    assert r.status_code == 401 and "not the one the sender publishes" in r.json()["error"]
+    before.assert_unchanged()
+
+
+def test_an_unsigned_or_badly_signed_batch_naming_unknown_synchronizations_is_401(client: Client,
+                                                                                 key: PartnerKey) -> None:
+    # Nothing answers 2xx, nor tells which synchronizations exist, before the signature is verified.
+    unknown = [encoded(envelope(type="delete", synchronization_id=uuid.uuid4(), sequence=2)) for _ in range(3)]
+    body = batch_encode(sender=BETA, recipient=ALPHA, bodies=unknown)
+    before = Snapshot()
+    unsigned = client.post(BATCH_PATH, data=body, content_type="application/json")
+    assert (unsigned.status_code, unsigned.json()["error"]) == (401, "the request is not signed")
+    with discovered(key):
+        forged = dict(key.sign(body, target_uri=ALPHA + BATCH_PATH), Signature="issuesync=:" + "A" * 86 + "==:")
+        r = client.post(BATCH_PATH, data=body, content_type="application/json",
+                        headers={k: v for k, v in forged.items() if k.lower() != "content-type"})
+        assert r.status_code == 401 and "bad signature" in r.json()["error"]
+        # Signed as it should be, the same batch is answered per message: each waits for its invitation.
+        assert codes(send_batch(client, key, unknown)) == [425, 425, 425]
     before.assert_unchanged()
 
 

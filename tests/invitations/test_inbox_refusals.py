@@ -7,6 +7,7 @@ partner's discovery (`partner_discover`) is patched.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import types
 import uuid
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from invitations.discovery import PartnerDiscovery
 from invitations.messages import INBOX_PATH, Envelope
-from invitations.models import InboundMessage
+from invitations.models import InboundMessage, Link, LinkStream
 from synchronizations.models import Synchronization
 from synchronizations.states import InvitationStatus
 from tests.factories import (
@@ -30,6 +31,7 @@ from tests.factories import (
     encoded,
     envelope,
     invitation,
+    lifecycle,
     synchronization,
 )
 
@@ -64,11 +66,13 @@ class Snapshot:
     """What must not change when a message is refused."""
 
     def __init__(self) -> None:
-        self.syncs = sorted(Synchronization.objects.values_list("id", "status", "last_received_sequence"))
+        self.syncs = sorted(Synchronization.objects.values_list("id", "status"))
+        self.streams = sorted(LinkStream.objects.values_list("link_id", "stream", "last_received"))
         self.inbound = InboundMessage.objects.count()
 
     def assert_unchanged(self) -> None:
-        assert sorted(Synchronization.objects.values_list("id", "status", "last_received_sequence")) == self.syncs
+        assert sorted(Synchronization.objects.values_list("id", "status")) == self.syncs
+        assert sorted(LinkStream.objects.values_list("link_id", "stream", "last_received")) == self.streams
         assert InboundMessage.objects.count() == self.inbound
 
 
@@ -173,7 +177,10 @@ def test_it_refuses_a_key_that_is_not_the_pinned_one(client: Client, accept: Env
     # Same sender, a valid key id on beta's own discovery address, but not the key pinned at invitation time.
     other = PartnerKey(BETA)
     before = Snapshot()
-    assert_refused(send(client, other, accept), 401, "not the one pinned", before, caplog)
+    with discovered(PartnerKey(BETA)):  # beta publishes neither
+        assert_refused(send(client, other, accept), 401, "not the one the sender publishes", before, caplog)
+    with discovered(other):  # beta publishes it now: the signature is good, but the synchronization pins another
+        assert_refused(send(client, other, accept), 401, "not the one pinned", before, caplog)
 
 
 def test_it_refuses_a_key_id_on_another_origin(client: Client, accept: Envelope,
@@ -216,7 +223,8 @@ def test_it_receives_an_invitation_and_pins_the_senders_key(client: Client, key:
     assert r.status_code == 200, r.content
     sync = Synchronization.objects.get(pk=env.synchronization_id)
     assert sync.status == InvitationStatus.INVITATION_RECEIVED
-    assert (sync.partner_key_id, sync.partner_public_key_pem) == (key.key_id, key.pem)
+    link = Link.objects.get(pk=sync.pk)
+    assert (link.partner_key_id, link.partner_public_key_pem) == (key.key_id, key.pem)
 
 
 def test_it_refuses_malformed_json(client: Client, key: PartnerKey, caplog: pytest.LogCaptureFixture) -> None:
@@ -229,7 +237,10 @@ def test_it_refuses_an_envelope_that_misses_fields(client: Client, key: PartnerK
                                                    caplog: pytest.LogCaptureFixture) -> None:
     body = b'{"type": "accept"}'
     before = Snapshot()
-    assert_refused(post(client, body, key.sign(body)), 400, "the message is not valid", before, caplog)
+    assert_refused(post(client, body, key.sign(body)), 400, "names no sender or no recipient", before, caplog)
+    body = json.dumps({"type": "accept", "sender": BETA, "recipient": ALPHA}).encode()
+    with discovered(key):
+        assert_refused(post(client, body, key.sign(body)), 400, "the message is not valid", before, caplog)
 
 
 def test_it_refuses_a_body_over_the_size_cap(client: Client, key: PartnerKey, sync: Synchronization,
@@ -247,11 +258,35 @@ def test_a_message_for_an_unknown_synchronization_waits_for_its_invitation(
 ) -> None:
     # Retryable, like any gap in the sequence: the invitation that creates the record may still be on
     # its way. The sender keeps retrying until its give-up time, then shows the error.
+    # Told only once the signature is verified, with the key the sender publishes.
     env = envelope(type="delete", synchronization_id=uuid.uuid4(), sequence=2)
     before = Snapshot()
-    response = send(client, key, env)
+    with discovered(key):
+        response = send(client, key, env)
     assert_refused(response, 425, "unknown synchronization: waiting for its invitation", before, caplog)
     assert response["Retry-After"] == "1"
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_an_unverified_message_is_401_whether_its_synchronization_exists_or_not(
+    client: Client, key: PartnerKey, sync: Synchronization, known: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No oracle: an unsigned or wrongly signed request learns nothing about which ids exist.
+    env = envelope(type="delete", synchronization_id=sync.pk if known else uuid.uuid4(), sequence=1)
+    before = Snapshot()
+    assert_refused(post(client, encoded(env), {}), 401, "the request is not signed", before, caplog)
+    with discovered(key):
+        assert_refused(send(client, PartnerKey(BETA), env), 401, "not the one the sender publishes", before, caplog)
+        body = encoded(env)
+        forged = dict(key.sign(body), Signature="issuesync=:" + "A" * 86 + "==:")
+        assert_refused(post(client, body, forged), 401, "bad signature", before, caplog)
+
+
+def test_an_unknown_kind_of_message_is_refused_with_a_4xx(client: Client, key: PartnerKey, sync: Synchronization,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    env = envelope(type="issue_teleported", synchronization_id=sync.pk, sequence=1)
+    before = Snapshot()
+    assert_refused(send(client, key, env), 400, "is not a kind of message this site knows", before, caplog)
 
 
 def test_it_refuses_a_message_that_does_not_apply_to_the_current_status(
@@ -259,9 +294,18 @@ def test_it_refuses_a_message_that_does_not_apply_to_the_current_status(
 ) -> None:
     sync = synchronization(partner_key=key, status=InvitationStatus.NOT_CONFIGURED, last_received_sequence=1)
     env = envelope(type="reject", synchronization_id=sync.pk, sequence=2)
-    before = Snapshot()
-    assert_refused(send(client, key, env), 422, "does not apply to a synchronization that is Not configured",
-                   before, caplog)
+    r = send(client, key, env)
+    assert r.status_code == 422, r.content
+    assert "does not apply to a synchronization that is Not configured" in r.json()["error"]
+    # Refused for good, and recorded as such: the status stays, the sequence is used, the next message applies.
+    sync.refresh_from_db()
+    assert sync.status == InvitationStatus.NOT_CONFIGURED
+    assert InboundMessage.objects.get(pk=env.id).outcome == "refused"
+    assert lifecycle(sync).last_received == 2
+    delete = envelope(type="delete", synchronization_id=sync.pk, sequence=3)
+    assert send(client, key, delete).json() == {"status": "applied"}
+    sync.refresh_from_db()
+    assert sync.status == InvitationStatus.DELETED
 
 
 def test_it_answers_a_sequence_gap_with_a_retryable_status(client: Client, key: PartnerKey, sync: Synchronization,
@@ -282,7 +326,7 @@ def test_it_acknowledges_a_fresh_replay_and_applies_it_once(client: Client, key:
     assert (replay.status_code, replay.json()) == (200, {"status": "duplicate"})
     assert InboundMessage.objects.filter(pk=accept.id).count() == 1
     sync.refresh_from_db()
-    assert (sync.status, sync.last_received_sequence) == (InvitationStatus.NOT_CONFIGURED, 1)
+    assert (sync.status, lifecycle(sync).last_received) == (InvitationStatus.NOT_CONFIGURED, 1)
 
 
 def _minutes_later(minutes: int) -> Any:

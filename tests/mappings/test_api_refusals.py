@@ -13,6 +13,7 @@ from mappings.fields import site_fields
 from mappings.models import Mapping
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.states import InvitationStatus
+from tests.factories import link_create
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +29,15 @@ def admin_client() -> APIClient:
 def sync() -> Synchronization:
     Project.objects.create(key="ALPHA", name="Alpha")
     IssueType.objects.create(name="Bug")
-    return Synchronization.objects.create(
+    sync = Synchronization.objects.create(
         name="S", partner_address="https://beta.atlassian.net", role=Role.INVITER,
         status=InvitationStatus.NOT_CONFIGURED, scope=Scope.objects.create(),
         partner_visible={"projects": [{"key": "BETA", "name": "Beta"}], "issue_types": [{"name": "Bug"}],
                          "mappable_fields": site_fields()},
-        partner_key_id="k", partner_public_key_pem="pem",
     )
+    link_create(sync=sync, partner_address=sync.partner_address, partner_key_id="k", partner_public_key_pem="pem",
+                last_sent=1, last_received=1)
+    return sync
 
 
 def _data(**overrides: Any) -> dict[str, Any]:
@@ -119,3 +122,34 @@ def test_enabling_and_deleting_drive_the_status(admin_client: APIClient, sync: S
     assert sync.status == InvitationStatus.NOT_CONFIGURED
     assert admin_client.get(_url(sync)).json() == []
     assert admin_client.get(_url(sync, f"{created['id']}/")).status_code == 404
+
+
+def _documented_fields(schema: dict[str, Any], path: str, method: str, code: str) -> set[str]:
+    """The properties the schema documents for one item of a response body ($ref, arrays and pages resolved)."""
+    def resolve(body: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in body:
+            body = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+        return resolve(body["items"]) if body.get("type") == "array" else body
+
+    body = resolve(schema["paths"][path][method]["responses"][code]["content"]["application/json"]["schema"])
+    if "results" in body["properties"]:  # a page: {count, next, previous, results}
+        body = resolve(body["properties"]["results"])
+    return set(body["properties"])
+
+
+def test_the_documented_response_bodies_are_the_real_ones(admin_client: APIClient, sync: Synchronization) -> None:
+    schema = admin_client.get("/api/schema/?format=json").json()
+    base = "/api/synchronizations/{sync_pk}/mappings/"
+    created = admin_client.post(_url(sync), _data(), format="json")
+    assert created.status_code == 201
+    real = {
+        (base, "post", "201"): created.json(),
+        (base, "get", "200"): admin_client.get(_url(sync)).json()[0],
+        (base + "{id}/", "get", "200"): admin_client.get(_url(sync, f"{created.json()['id']}/")).json(),
+        (base + "{id}/disable/", "post", "200"): admin_client.post(
+            _url(sync, f"{created.json()['id']}/disable/"), {"version": 1}, format="json").json(),
+        ("/api/synchronizations/{id}/", "get", "200"): admin_client.get(f"/api/synchronizations/{sync.pk}/").json(),
+        ("/api/synchronizations/", "get", "200"): admin_client.get("/api/synchronizations/").json()["results"][0],
+    }
+    for (path, method, code), body in real.items():
+        assert _documented_fields(schema, path, method, code) == set(body), (path, method)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from invitations.messages import Envelope
+from invitations.kinds import Incoming
 from jira.models import Project
 from mappings.models import Mapping
 from mappings.services import mapping_message_apply
@@ -21,20 +21,19 @@ MAPPING_ID = str(uuid.uuid4())
 def _sync(role: str) -> Synchronization:
     return Synchronization.objects.create(
         name="S", partner_address="https://beta.atlassian.net", role=role, status=InvitationStatus.NOT_CONFIGURED,
-        scope=Scope.objects.create(), partner_key_id="k", partner_public_key_pem="pem",
+        scope=Scope.objects.create(),
         partner_visible={"projects": [], "issue_types": []},
     )
 
 
-def _saved(sync: Synchronization, version: int, name: str, enabled: bool = True) -> Envelope:
+def _saved(sync: Synchronization, version: int, name: str, enabled: bool = True) -> Incoming:
     mapping: dict[str, Any] = {
         "id": MAPPING_ID, "name": name, "inviter_project": "A", "invitee_project": "B", "issue_types": [],
         "field_pairs": [], "value_maps": {}, "comments": "off", "filter": "", "enabled": enabled,
         "version": version, "updated_at": timezone.now().isoformat(), "updated_by": "partner",
     }
-    return Envelope(id=uuid.uuid4(), type="mapping_saved", synchronization_id=sync.pk, sequence=1,
-                    sender=sync.partner_address, recipient="https://alpha.atlassian.net", created_at=timezone.now(),
-                    payload={"mapping": mapping})
+    return Incoming(id=uuid.uuid4(), kind="mapping_saved", link_id=sync.pk, stream="", sequence=1,
+                    sender=sync.partner_address, payload={"mapping": mapping})
 
 
 def _local(sync: Synchronization, version: int, name: str) -> None:

@@ -10,7 +10,7 @@ from django.test import Client, override_settings
 
 from invitations.directory import ADDRESS_HINT
 from invitations.discovery import DiscoveryError, PartnerDiscovery
-from invitations.models import OutboxMessage
+from invitations.models import Link, OutboxMessage
 from jira.models import SiteConfiguration
 from synchronizations.models import Synchronization
 from synchronizations.services import NOT_SUPPORTED
@@ -51,7 +51,7 @@ def test_it_creates_an_invitation_and_pins_the_partners_key(admin_client: Client
         r = _create(admin_client)
     assert r.status_code == 201, r.content
     sync = Synchronization.objects.get()
-    assert (sync.status, sync.partner_key_id) == (S.INVITATION_SENT, partner.key_id)
+    assert (sync.status, Link.objects.get(pk=sync.pk).partner_key_id) == (S.INVITATION_SENT, partner.key_id)
     assert OutboxMessage.objects.get().message_type == "invitation"
     assert r.json()["delivery"]["state"] == "pending"
 

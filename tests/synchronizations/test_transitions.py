@@ -8,13 +8,24 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from invitations.inbox import inbox_apply
+from invitations.messages import Envelope
 from invitations.models import InboundMessage, OutboxMessage
 from jira.models import Project
 from mappings.models import Mapping
+from mappings.services import refresh_status
 from synchronizations import services
 from synchronizations.models import Role, Synchronization
-from synchronizations.states import REMOVED, TRANSITIONS, Action, InvitationStatus, Received, next_status
-from tests.factories import envelope, synchronization
+from synchronizations.states import (
+    REMOVED,
+    TRANSITIONS,
+    Action,
+    Configured,
+    InvitationStatus,
+    Received,
+    next_status,
+)
+from tests.factories import envelope, lifecycle, synchronization
 
 pytestmark = pytest.mark.django_db
 S = InvitationStatus
@@ -52,13 +63,14 @@ def test_create_is_only_an_action_on_no_record() -> None:
 @pytest.mark.parametrize(("status", "action"), list(itertools.product(S, SERVICES)))
 def test_each_action_moves_as_the_table_says_or_changes_nothing(status: S, action: Action) -> None:
     sync = _sync(status)
+    sent_before = lifecycle(sync).last_sent
     outbox = OutboxMessage.objects.count()
     expected = next_status(status, action)
     if expected is None:
         with pytest.raises(services.ActionRefused, match=f"{action.label} is not possible"):
             SERVICES[action](sync)
         after = Synchronization.objects.get(pk=sync.pk)
-        assert (after.status, after.removed_at, after.last_sent_sequence) == (status, None, sync.last_sent_sequence)
+        assert (after.status, after.removed_at, lifecycle(sync).last_sent) == (status, None, sent_before)
         assert OutboxMessage.objects.count() == outbox
         return
     SERVICES[action](sync)
@@ -71,7 +83,7 @@ def test_each_action_moves_as_the_table_says_or_changes_nothing(status: S, actio
             services.synchronization_remove(synchronization=after)
     else:
         assert after.status == expected
-        sent = OutboxMessage.objects.get(synchronization_id=sync.pk, sequence=sync.last_sent_sequence + 1)
+        sent = OutboxMessage.objects.get(synchronization_id=sync.pk, sequence=sent_before + 1)
         assert sent.message_type == MESSAGE_SENT[action]
 
 
@@ -91,40 +103,63 @@ def test_the_inviter_cannot_accept_or_reject_its_own_invitation() -> None:
     assert Synchronization.objects.get(pk=sync.pk).status == S.INVITATION_SENT
 
 
-WIRE_EVENTS = [Received.INVITATION, Received.ACCEPT, Received.REJECT, Received.DELETE, Received.SCOPE_CHANGED]
+def _apply(env: Envelope) -> str:
+    return inbox_apply(envelope=env, body=b"{}", partner_key_id="unpinned", partner_public_key_pem="").status
 
 
-@pytest.mark.parametrize(("status", "event"), list(itertools.product(S, WIRE_EVENTS)))
+def _payload(event: Received) -> dict[str, Any]:
+    if event in (Received.ACCEPT, Received.SCOPE_CHANGED):
+        return {"visible": dict(ACTIVE_VISIBLE)}
+    if event == Received.INVITATION:
+        return {"name": "again", "sync_type": "cloud_to_cloud", "visible": dict(ACTIVE_VISIBLE)}
+    if event == Received.MAPPING_SAVED:  # a new mapping, off: what the mappings enable stays as it was
+        return {"mapping": {"id": str(uuid.uuid4()), "name": "theirs", "inviter_project": "A", "invitee_project": "B",
+                            "issue_types": [], "field_pairs": [], "value_maps": {}, "comments": "off", "filter": "",
+                            "enabled": False, "version": 1, "updated_at": timezone.now().isoformat(),
+                            "updated_by": "beta"}}
+    if event == Received.MAPPING_DELETED:  # a mapping this site does not hold
+        return {"id": str(uuid.uuid4()), "version": 2}
+    return {}
+
+
+@pytest.mark.parametrize(("status", "event"), list(itertools.product(S, Received)))
 def test_each_received_message_moves_as_the_table_says_or_is_refused(status: S, event: Received) -> None:
     sync = _sync(status)
-    payload: dict[str, Any] | None = None
-    if event in (Received.ACCEPT, Received.SCOPE_CHANGED):
-        payload = {"visible": dict(ACTIVE_VISIBLE)}
-    elif event == Received.INVITATION:
-        payload = {"name": "again", "sync_type": "cloud_to_cloud", "visible": dict(ACTIVE_VISIBLE)}
-    env = envelope(type=event.value, synchronization_id=sync.pk, sequence=2, payload=payload)
+    env = envelope(type=event.value, synchronization_id=sync.pk, sequence=2, payload=_payload(event))
     expected = next_status(status, event)
-    if expected is None:
-        with pytest.raises(services.MessageRefused) as refused:
-            services.message_apply(envelope=env, body=b"{}")
-        assert refused.value.status == 422
-        after = Synchronization.objects.get(pk=sync.pk)
-        assert (after.status, after.last_received_sequence) == (status, 1)
-        assert not InboundMessage.objects.exists()
-        return
-    outcome = services.message_apply(envelope=env, body=b"{}")
+    outcome = _apply(env)
     after = Synchronization.objects.get(pk=sync.pk)
+    # Applied or refused, the message is recorded and its sequence used: the next one is not held back.
+    assert lifecycle(sync).last_received == 2
+    assert InboundMessage.objects.get(pk=env.id).outcome == outcome
+    if expected is None:
+        assert outcome == "refused"
+        assert after.status == status
+        assert "does not apply" in InboundMessage.objects.get(pk=env.id).error or event == Received.INVITATION
+        return
     assert after.status == expected
     assert outcome == ("absorbed" if expected == status and status in (S.REJECTED, S.DELETED) else "applied")
-    assert after.last_received_sequence == 2
-    assert InboundMessage.objects.filter(pk=env.id).count() == 1
+
+
+@pytest.mark.parametrize(("status", "event"), list(itertools.product(S, Configured)))
+def test_what_the_mappings_enable_moves_the_status_as_the_table_says(status: S, event: Configured) -> None:
+    sync = _sync(status)
+    Mapping.objects.filter(synchronization=sync).delete()
+    if event == Configured.SOME_ENABLED:
+        Project.objects.get_or_create(key="A", defaults={"name": "A"})
+        Mapping.objects.create(synchronization=sync, name="on", inviter_project="A", invitee_project="B",
+                               version=1, updated_at=timezone.now(), enabled=True)
+    refresh_status(sync)
+    assert sync.status == (next_status(status, event) or status)
+    # Active and Not configured come from the table alone, for accepted synchronizations only.
+    assert (sync.status in (S.ACTIVE, S.NOT_CONFIGURED)) == (status in (S.ACTIVE, S.NOT_CONFIGURED))
 
 
 def test_an_invitation_creates_the_record_and_a_second_copy_is_a_duplicate() -> None:
     sid = uuid.uuid4()
     env = envelope(type="invitation", synchronization_id=sid, sequence=1,
                    payload={"name": "n", "sync_type": "cloud_to_cloud", "visible": dict(ACTIVE_VISIBLE)})
-    assert services.message_apply(envelope=env, body=b"{}") == "applied"
-    assert services.message_apply(envelope=env, body=b"{}") == "duplicate"
+    assert _apply(env) == "applied"
+    assert _apply(env) == "duplicate"
     assert Synchronization.objects.get(pk=sid).status == S.INVITATION_RECEIVED
     assert InboundMessage.objects.count() == 1

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from invitations.keys import site_key_load_or_create
 from jira.models import CustomField, IssueType, Project, SiteConfiguration
 from jira.seed import DEFAULT_ISSUE_TYPES, DEFAULT_PROJECTS, SITE_CUSTOM_FIELDS, SITE_ISSUE_TYPES, SITE_PROJECTS
+from jira.signals import site_seeded
 
 
 class Command(BaseCommand):
@@ -29,5 +29,5 @@ class Command(BaseCommand):
             User.objects.create_superuser("admin", "admin@example.com", "admin", first_name="Site", last_name="Admin")
         if not User.objects.filter(username="member").exists():
             User.objects.create_user("member", "member@example.com", "member", first_name="Team", last_name="Member")
-        site_key = site_key_load_or_create()
-        self.stdout.write(f"{settings.SITE_ADDRESS}: seeded; signing key {site_key.key_id}")
+        said = [str(words) for _, words in site_seeded.send(sender=self.__class__) if words]
+        self.stdout.write("; ".join([f"{settings.SITE_ADDRESS}: seeded", *said]))

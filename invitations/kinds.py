@@ -1,0 +1,87 @@
+"""The registry of message kinds: which app owns a kind, how its payload looks, how it applies.
+
+The wire knows no domain: each app registers the kinds it owns from its `AppConfig.ready()`
+(`kind_register(MessageKind(...))`), as Django apps do with admin models and system checks.
+The inbox (invitations.inbox) does the bookkeeping around a kind's `apply`: signature,
+sequence, duplicates, recording; `apply` only changes the domain, or raises `NotApplicable`.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework import serializers
+
+LIFECYCLE = ""  # the stream of a link's own messages (invitation, accept, ...): one order for all of them
+
+
+class NotApplicable(Exception):  # noqa: N818 - the one refusal a kind's handler raises
+    """This message does not apply to what the receiver holds: it is refused for good (422).
+
+    The inbox records it as refused (shown in the history; the sender's admin may retry it)
+    and the messages after it in its stream go on.
+    """
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A verified partner message as a kind's handler sees it."""
+
+    id: uuid.UUID
+    kind: str
+    link_id: uuid.UUID  # the synchronization id both sites share
+    stream: str
+    sequence: int
+    sender: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MessageKind:
+    """One kind of message: its name on the wire, its payload, how it applies and how the history says it.
+
+    `apply` runs inside the inbox's transaction with the link locked; it returns "applied" or
+    "absorbed" (acknowledged, nothing changed) or raises NotApplicable. `describe` gives the
+    history's words for a payload (the product's, e.g. "Mapping saved"). `opens_link`: the kind
+    that starts a link (the invitation), the only one accepted for a link this site does not know.
+    """
+
+    name: str
+    payload: type[serializers.Serializer]
+    apply: Callable[[Incoming], str]
+    describe: Callable[[dict[str, Any]], str]
+    label: str = ""
+    opens_link: bool = False
+    author: Callable[[dict[str, Any]], str] | None = None  # who made the change, when the payload says
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+
+KINDS: dict[str, MessageKind] = {}
+
+
+def kind_register(kind: MessageKind) -> None:
+    """Called from an app's `AppConfig.ready()`; registering one name twice is a programming error."""
+    existing = KINDS.get(kind.name)
+    if existing is not None and existing != kind:
+        raise ValueError(f"message kind {kind.name!r} is registered twice")
+    KINDS[kind.name] = kind
+
+
+def kind_get(name: str) -> MessageKind | None:
+    return KINDS.get(name)
+
+
+def kind_describe(name: str, payload: dict[str, Any]) -> str:
+    """The history's words for a message; a kind no longer registered is named as it is."""
+    kind = KINDS.get(name)
+    if kind is None:
+        return name
+    try:
+        return kind.describe(payload)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return kind.title

@@ -1,0 +1,26 @@
+"""Where apps above synchronizations add to its pages, without synchronizations importing them.
+
+An app registers from its `AppConfig.ready()`; e.g. mappings adds the detail page's mapping rows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from synchronizations.models import Synchronization
+
+DetailContext = Callable[[Synchronization], dict[str, Any]]
+_DETAIL_CONTEXT: list[DetailContext] = []
+
+
+def detail_context_register(provider: DetailContext) -> None:
+    if provider not in _DETAIL_CONTEXT:
+        _DETAIL_CONTEXT.append(provider)
+
+
+def detail_context(sync: Synchronization) -> dict[str, Any]:
+    """What every registered app adds to a synchronization's detail page."""
+    context: dict[str, Any] = {}
+    for provider in _DETAIL_CONTEXT:
+        context.update(provider(sync))
+    return context
