@@ -1,6 +1,7 @@
 """Writing outgoing messages: in the caller's transaction, delivered after commit."""
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,8 @@ from django.utils import timezone
 
 from invitations.messages import REGISTRY, Envelope, envelope_encode
 from invitations.models import DeliveryState, OutboxMessage
+
+logger = logging.getLogger(__name__)
 
 
 def outbox_write(
@@ -37,8 +40,17 @@ def outbox_write(
 def ring_after_commit(outbox_id: uuid.UUID) -> None:
     from invitations.tasks import deliver_message
 
+    def ring() -> None:
+        # Best effort: the change is committed and the sweep delivers the row anyway, so a broker
+        # that cannot be reached is logged, never turned into an error for an action that was made.
+        try:
+            deliver_message.delay(str(outbox_id))
+        except Exception:
+            logger.warning("Doorbell for outbox message %s not rung (broker unreachable); the sweep will "
+                           "deliver it", outbox_id, exc_info=True)
+
     # Only after commit: a worker must never look for a row that is not there yet.
-    transaction.on_commit(lambda: deliver_message.delay(str(outbox_id)))
+    transaction.on_commit(ring)
 
 
 def outbox_retry(*, message: OutboxMessage) -> bool:

@@ -185,10 +185,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # and recycled after this many tasks.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A doorbell is rung from inside an admin's request: with the broker gone it must fail fast
+# (the sweep delivers anyway). kombu's Redis transport otherwise waits forever on a broker
+# that accepts a connection but never answers, and retries a publish three times.
+BROKER_CONNECT_TIMEOUT = float(os.getenv("BROKER_CONNECT_TIMEOUT", "1"))
+BROKER_SOCKET_TIMEOUT = float(os.getenv("BROKER_SOCKET_TIMEOUT", "2"))
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 # kombu's SQLAlchemy transport hands its transport options to create_engine(), which
 # refuses unknown ones: the embedded broker's polling interval is set in issuesync/celery.py.
+# A worker's own BRPOP runs in its event loop, which no socket timeout applies to: kombu's health
+# check drops a BRPOP left unanswered (a broker that went away) after this many seconds, not 25.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 3600, "polling_interval": 0.1}
+    {} if CELERY_BROKER_URL.startswith("sqla+") else {
+        "visibility_timeout": 3600, "polling_interval": 0.1,
+        "socket_connect_timeout": BROKER_CONNECT_TIMEOUT, "socket_timeout": BROKER_SOCKET_TIMEOUT,
+        "health_check_interval": 5,
+    }
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
