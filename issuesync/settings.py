@@ -6,6 +6,7 @@ broker under var/<site>/); docker-compose.yml and the tests set the rest.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "jira",
     "invitations",
     "synchronizations",
@@ -98,6 +100,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes asks: turns a login refused for a locked-out account into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "issuesync.urls"
@@ -141,6 +145,22 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+# --- Failed-login lockout (django-axes; issuesync/lockout.py) ------------
+# After LOGIN_LOCKOUT_FAILURES wrong passwords for one username from one client, every
+# authenticate(request=...) for it from there (login page, Django admin, API authentication)
+# is refused for LOGIN_LOCKOUT_MINUTES.
+LOGIN_LOCKOUT_FAILURES = envint("LOGIN_LOCKOUT_FAILURES", "10")
+LOGIN_LOCKOUT_MINUTES = float(os.getenv("LOGIN_LOCKOUT_MINUTES", "15"))
+AUTHENTICATION_BACKENDS = ["issuesync.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+# A username from one client address: the client guessing is locked out of that account, while its
+# owner elsewhere still logs in (a lock by username alone would let anyone lock the admin out).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts made while locked do not extend the lock: it ends when the message says it does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "issuesync.lockout.lockout_response"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "synchronizations:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -215,6 +235,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # DRF's own, plus the failed-login lockout for authentication classes that call authenticate().
+    "EXCEPTION_HANDLER": "issuesync.lockout.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Issue Sync Pro: Synchronizations API",
