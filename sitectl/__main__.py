@@ -25,8 +25,9 @@ def demo() -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    # SIGHUP too: a closed terminal stops the sites like Ctrl-C (its default would end this process only).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     try:
         for site in sites:
             print(f"Preparing {site.address} (migrate, seed)...", flush=True)
