@@ -7,6 +7,10 @@ every one of those changes is delivered and applied once on the other side.
 """
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -14,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from sitectl import wait_for
+from sitectl import ROOT, wait_for
 from tests.faults.conftest import Faulty
 from tests.faults.proxy import Gate, Proxy, http_response
 from tests.live import REDIS_URL, Api, live_sites
@@ -116,3 +120,40 @@ def test_every_answer_tells_the_truth_while_the_broker_port_is_closed(gated: tup
           f"{sorted({status for _, status, _ in answers})}, slowest {slowest:.2f}s, "
           f"p50 {sorted(s for _, _, s in answers)[len(answers) // 2]:.2f}s; all delivered {settled:.1f}s "
           f"after the port opened")
+
+
+PUBLISH = """
+import time
+import django
+django.setup()
+from invitations.tasks import deliver_message
+t0 = time.monotonic()
+try:
+    deliver_message.delay("00000000-0000-0000-0000-000000000000")
+except Exception as e:
+    print(type(e).__name__, round(time.monotonic() - t0, 2))
+"""
+
+
+@pytest.mark.parametrize("broker", ["closed port", "silent"])
+def test_a_doorbell_to_a_dead_broker_gives_up_within_seconds(broker: str) -> None:
+    # "silent": a broker that accepts connections and never answers (a frozen host, a half-open link).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    if broker == "silent":
+        listener.listen(8)
+    else:
+        listener.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "PYTEST"))}
+    env.update(REDIS_URL=f"redis://127.0.0.1:{port}/0", DJANGO_SETTINGS_MODULE="issuesync.settings",
+               SITE_NAME="alpha")
+    try:
+        r = subprocess.run([sys.executable, "-c", PUBLISH], env=env, cwd=ROOT, capture_output=True, text=True,
+                           timeout=60)
+    finally:
+        listener.close()
+    error, seconds = r.stdout.split()[-2:]
+    assert error == "OperationalError", r.stdout + r.stderr
+    assert float(seconds) < 6, seconds  # at most two attempts of BROKER_SOCKET_TIMEOUT (2 s) each
+    print(f"\nFAULT doorbell to a {broker} broker: {error} after {seconds}s")
