@@ -40,8 +40,7 @@ def gated(pg_template: str) -> Iterator[tuple[Faulty, Gate]]:
     gate, proxy = Gate(upstream=redis.port or 6379), Proxy()
     gated_url = urlunsplit(redis._replace(netloc=f"127.0.0.1:{gate.port}"))
     try:
-        with live_sites(pg_template, reach={"beta": proxy.port}, REDIS_URL=gated_url,
-                        OUTGOING_READ_TIMEOUT="1", OUTGOING_CONNECT_TIMEOUT="1") as sites:
+        with live_sites(pg_template, reach={"beta": proxy.port}, REDIS_URL=gated_url) as sites:
             proxy.upstream = sites.ports["beta"]
             yield Faulty(sites, proxy, Api(sites["alpha"]), Api(sites["beta"])), gate
     finally:
@@ -97,7 +96,9 @@ def test_every_answer_tells_the_truth_while_the_broker_port_is_closed(gated: tup
     for what, status, _ in answers:
         assert status in (200, 201, 302), (what, status)
     slowest = max(seconds for _, _, seconds in answers)
-    assert slowest < 5, answers
+    # Not held on the broker (a publish gives up within seconds: the test below); the bound leaves
+    # room for a loaded machine, where any request may take a few seconds.
+    assert slowest < 10, answers
     new_ids = [_created(r) for r in created]
     assert page.headers["Location"].endswith(PAGES), page.headers  # back to the list, as when all is well
     page_id = str(f.rows("alpha", "SELECT id FROM synchronizations_synchronization "
