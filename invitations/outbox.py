@@ -1,6 +1,7 @@
 """Writing outgoing messages: in the caller's transaction, delivered after commit."""
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,8 @@ def link_open(*, link_id: uuid.UUID, partner_address: str, partner_key_id: str, 
                                partner_public_key_pem=partner_public_key_pem)
     LinkStream.objects.create(link=link, stream=LIFECYCLE)
     return link
+
+logger = logging.getLogger(__name__)
 
 
 def outbox_write(
@@ -58,8 +61,17 @@ def outbox_write(
 def ring_after_commit(outbox_id: uuid.UUID) -> None:
     from invitations.tasks import deliver_message
 
+    def ring() -> None:
+        # Best effort: the change is committed and the sweep delivers the row anyway, so a broker
+        # that cannot be reached is logged, never turned into an error for an action that was made.
+        try:
+            deliver_message.delay(str(outbox_id))
+        except Exception:
+            logger.warning("Doorbell for outbox message %s not rung (broker unreachable); the sweep will "
+                           "deliver it", outbox_id, exc_info=True)
+
     # Only after commit: a worker must never look for a row that is not there yet.
-    transaction.on_commit(lambda: deliver_message.delay(str(outbox_id)))
+    transaction.on_commit(ring)
 
 
 def outbox_retry_failed(*, link_id: uuid.UUID) -> int:

@@ -6,6 +6,7 @@ broker under var/<site>/); docker-compose.yml and the tests set the rest.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
     "jira",
     "invitations",
     "synchronizations",
@@ -105,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as axes asks: turns a login refused for a locked-out account into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "issuesync.urls"
@@ -148,6 +152,22 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+# --- Failed-login lockout (django-axes; issuesync/lockout.py) ------------
+# After LOGIN_LOCKOUT_FAILURES wrong passwords for one username from one client, every
+# authenticate(request=...) for it from there (login page, Django admin, API authentication)
+# is refused for LOGIN_LOCKOUT_MINUTES.
+LOGIN_LOCKOUT_FAILURES = envint("LOGIN_LOCKOUT_FAILURES", "10")
+LOGIN_LOCKOUT_MINUTES = float(os.getenv("LOGIN_LOCKOUT_MINUTES", "15"))
+AUTHENTICATION_BACKENDS = ["issuesync.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+# A username from one client address: the client guessing is locked out of that account, while its
+# owner elsewhere still logs in (a lock by username alone would let anyone lock the admin out).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts made while locked do not extend the lock: it ends when the message says it does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "issuesync.lockout.lockout_response"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "synchronizations:list"
 LOGOUT_REDIRECT_URL = "login"
@@ -192,10 +212,23 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # and recycled after this many tasks.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A doorbell is rung from inside an admin's request: with the broker gone it must fail fast
+# (the sweep delivers anyway). kombu's Redis transport otherwise waits forever on a broker
+# that accepts a connection but never answers, and retries a publish three times.
+BROKER_CONNECT_TIMEOUT = float(os.getenv("BROKER_CONNECT_TIMEOUT", "1"))
+BROKER_SOCKET_TIMEOUT = float(os.getenv("BROKER_SOCKET_TIMEOUT", "2"))
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 # kombu's SQLAlchemy transport hands its transport options to create_engine(), which
 # refuses unknown ones: the embedded broker's polling interval is set in issuesync/celery.py.
+# A worker's own BRPOP runs in its event loop, which no socket timeout applies to: kombu's health
+# check drops a BRPOP left unanswered (a broker that went away) after this many seconds, not 25.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {} if CELERY_BROKER_URL.startswith("sqla+") else {"visibility_timeout": 3600, "polling_interval": 0.1}
+    {} if CELERY_BROKER_URL.startswith("sqla+") else {
+        "visibility_timeout": 3600, "polling_interval": 0.1,
+        "socket_connect_timeout": BROKER_CONNECT_TIMEOUT, "socket_timeout": BROKER_SOCKET_TIMEOUT,
+        "health_check_interval": 5,
+    }
 )
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -209,6 +242,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    # The services' refusals as HTTP, and the failed-login lockout (issuesync.web).
     "EXCEPTION_HANDLER": "issuesync.web.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {

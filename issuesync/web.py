@@ -18,6 +18,8 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from issuesync.lockout import locked_out_response
+
 View = Callable[..., HttpResponse]
 
 
@@ -48,7 +50,11 @@ def jira_admin_required(view: View) -> View:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: the services' refusals as HTTP (bad input 400, wrong state 409)."""
+    """DRF's EXCEPTION_HANDLER: a locked-out login as 429, the services' refusals as HTTP (bad input 400,
+    wrong state 409)."""
+    locked_out = locked_out_response(context.get("request"))
+    if locked_out is not None:
+        return locked_out
     if isinstance(exc, ValidationError):
         exc = DRFValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages})
     elif isinstance(exc, Refused):

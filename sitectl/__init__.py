@@ -2,8 +2,9 @@
 
 `make demo`, the live tests and the benchmarks all use this, and every
 process goes through `bin/site`, the entrypoint docker-compose.yml runs too.
-Each process gets its own process group so that stopping a site ends
-gunicorn's and Celery's children as well.
+Each process gets its own process group, so that whatever a role leaves behind can be ended with
+it, and dies with the process that started it (bin/site), so that a starter killed without
+stopping them leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -104,12 +105,19 @@ class Site:
 def stop_all(sites: list[Site], *roles: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
     """Signal every process of every site first, then wait: the sites shut down side by side.
 
-    A process still running at the deadline is killed: the outbox is the truth and tasks are
-    acknowledged late, so whatever it was doing is simply done again after the next start.
+    Only each role's main process is signalled (gunicorn's master, Celery's main process): it stops
+    its own children in order. Signalled directly, a Celery worker's pool children die under their
+    parent, which was seen to hang in its shutdown. SIGKILL goes to the whole group at once.
+    A process still running at the deadline is killed with its group: the outbox is the truth and tasks
+    are acknowledged late, so whatever it was doing is simply done again after the next start.
     """
     targets = [(site, role) for site in sites for role in (roles or tuple(site.processes)) if role in site.processes]
     for site, role in targets:
-        _signal_group(site.processes[role], sig)
+        proc = site.processes[role]
+        if sig == signal.SIGKILL:
+            _signal_group(proc, sig)
+        else:
+            proc.send_signal(sig)
     deadline = time.monotonic() + timeout
     for site, role in targets:
         proc = site.processes.pop(role)

@@ -47,8 +47,9 @@ def demo(*, connected: bool = False) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    # SIGHUP too: a closed terminal stops the sites like Ctrl-C (its default would end this process only).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
     try:
         for site in sites:
             print(f"Preparing {site.address} (migrate, seed)...", flush=True)

@@ -65,7 +65,8 @@ def faulty(pg_template: str) -> Iterator[Faulty]:
     proxy = Proxy()
     try:
         with live_sites(pg_template, reach={"beta": proxy.port}, OUTGOING_READ_TIMEOUT="1",
-                        OUTGOING_CONNECT_TIMEOUT="1", DELIVERY_LEASE_SECONDS="3") as sites:
+                        OUTGOING_CONNECT_TIMEOUT="1", DELIVERY_LEASE_SECONDS="3",
+                        LOGIN_LOCKOUT_MINUTES="0.05") as sites:
             proxy.upstream = sites.ports["beta"]
             yield Faulty(sites, proxy, Api(sites["alpha"]), Api(sites["beta"]))
     finally:

@@ -142,3 +142,71 @@ class Proxy:
             except OSError:
                 pass
             s.close()
+
+
+class Gate:
+    """A plain TCP forwarder on a fixed port that can be shut and opened again: a broker's port closed.
+
+    Shutting stops listening and resets every open connection, so clients see the port closed at once
+    (connection refused for new ones), not a connection that quietly keeps working.
+    """
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port: int = probe.getsockname()[1]
+        probe.close()
+        self.lock = threading.Lock()
+        self.live: set[socket.socket] = set()
+        self.server: socket.socket | None = None
+        self.open()
+
+    def open(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(128)
+        self.server = server
+        threading.Thread(target=self._accept_loop, args=(server,), daemon=True).start()
+
+    def shut(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.close()
+        with self.lock:
+            live, self.live = self.live, set()
+        for s in live:
+            _reset(s)
+
+    def _accept_loop(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            except OSError:
+                _reset(client)
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.live |= {client, upstream}
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        with self.lock:
+            self.live -= {src, dst}

@@ -1,0 +1,57 @@
+"""Failed-login lockout (django-axes) wired into every way in: the login pages and the APIs.
+
+Every `django.contrib.auth.authenticate(request=..., ...)` goes through `LockoutBackend` first: after
+LOGIN_LOCKOUT_FAILURES wrong passwords for one username from one client address, that username is
+refused there, even with the right password, until LOGIN_LOCKOUT_MINUTES have passed since the failure
+that locked it (an admin sees the lock at /django-admin/axes/accessattempt/ and may unlock it sooner by
+deleting it). Pages get the login page with the reason, APIs a JSON 429 with the same message.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from rest_framework.response import Response
+
+API_PREFIXES = ("/api/", "/rest/")
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """axes' backend, except for `authenticate()` without a request (a shell, a management command).
+
+    No client stands behind such a call, so there is nothing to throttle; axes would refuse it outright.
+    """
+
+    def authenticate(self, request: HttpRequest | None, username: str | None = None,  # type: ignore[override]
+                     password: str | None = None, **kwargs: Any) -> None:
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)
+
+
+def lockout_message() -> str:
+    cooloff: timedelta = settings.AXES_COOLOFF_TIME
+    seconds = round(cooloff.total_seconds())
+    period = f"{seconds // 60} minutes" if seconds >= 120 else f"{seconds} seconds"
+    return (f"Too many failed login attempts: this account is locked for {period}. "
+            "Try again later, or ask a Jira administrator to unlock it.")
+
+
+def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
+                     credentials: dict[str, Any] | None = None) -> HttpResponse:
+    """AXES_LOCKOUT_CALLABLE: what a locked-out login attempt is answered, 429 either way."""
+    if request.path.startswith(API_PREFIXES) or "json" in request.headers.get("Accept", ""):
+        return JsonResponse({"detail": lockout_message()}, status=429)
+    return render(request, "registration/login.html", {"lockout": lockout_message()}, status=429)
+
+
+def locked_out_response(request: Any) -> Response | None:
+    """The lockout's answer for a DRF request axes refused: DRF authenticates on its own request object,
+    where axes leaves its flag (AxesMiddleware looks only at Django's), so the lockout is answered here."""
+    if getattr(request, "axes_locked_out", False):
+        return Response({"detail": lockout_message()}, status=429)
+    return None

@@ -1,0 +1,100 @@
+"""Failed-login lockout: the login page, the Django admin's login and API authentication that calls
+authenticate(request=...) all lock an account out after LOGIN_LOCKOUT_FAILURES wrong passwords."""
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import pytest
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+from rest_framework.authentication import BasicAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
+
+LOCKED = "Too many failed login attempts"
+
+
+@pytest.fixture
+def admin(db: None) -> User:
+    return User.objects.create_superuser("admin", "admin@example.com", "admin")
+
+
+def _login(client: Client, password: str, path: str = "/login/") -> int:
+    return client.post(path, {"username": "admin", "password": password}).status_code
+
+
+def _move_time_past_the_lock() -> None:
+    # Instead of sleeping through the cool-off: the attempts happened that long ago.
+    AccessAttempt.objects.update(attempt_time=AccessAttempt.objects.get().attempt_time
+                                 - settings.AXES_COOLOFF_TIME - timedelta(seconds=1))
+
+
+def test_it_locks_the_login_page_after_the_configured_failures_with_a_message(admin: User) -> None:
+    client = Client()
+    answers = [_login(client, "wrong") for _ in range(20)]
+    limit = settings.LOGIN_LOCKOUT_FAILURES
+    assert answers[: limit - 1] == [200] * (limit - 1)  # the form again, "did not match"
+    assert set(answers[limit - 1:]) == {429}
+    r = client.post("/login/", {"username": "admin", "password": "admin"})
+    assert r.status_code == 429  # the right password, refused while locked
+    assert LOCKED in r.content.decode() and "locked for 15 minutes" in r.content.decode()
+    assert "_auth_user_id" not in client.session
+
+    _move_time_past_the_lock()
+    r = client.post("/login/", {"username": "admin", "password": "admin"})
+    assert r.status_code == 302 and client.session["_auth_user_id"] == str(admin.pk)
+    assert not AccessAttempt.objects.exists()  # a success starts the count again
+
+
+def test_it_locks_the_django_admin_login_too_and_shows_the_lock_to_an_admin(admin: User) -> None:
+    guesser = Client(REMOTE_ADDR="203.0.113.9")
+    for _ in range(settings.LOGIN_LOCKOUT_FAILURES):
+        _login(guesser, "wrong", "/django-admin/login/")
+    assert _login(guesser, "admin", "/django-admin/login/") == 429
+    # The lock is the guessing client's: the admin elsewhere logs in and sees it.
+    other = Client(REMOTE_ADDR="198.51.100.7")
+    assert _login(other, "admin") == 302
+    page = other.get("/django-admin/axes/accessattempt/").content.decode()
+    assert "203.0.113.9" in page and "admin" in page
+
+
+class _BasicView(APIView):
+    # What the REST v3 API tokens will do: an authentication class that calls authenticate(request=...).
+    authentication_classes = [BasicAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request) -> Response:
+        return Response({"user": request.user.get_username()})
+
+
+def test_it_locks_api_authentication_that_goes_through_authenticate(admin: User) -> None:
+    factory, view = APIRequestFactory(), _BasicView.as_view()
+
+    def call(password: str) -> Response:
+        request = factory.get("/api/anything/")
+        request.META["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(
+            f"admin:{password}".encode()).decode()
+        return view(request)  # type: ignore[no-any-return]
+
+    assert call("admin").data == {"user": "admin"}
+    answers = [call("wrong").status_code for _ in range(20)]
+    limit = settings.LOGIN_LOCKOUT_FAILURES
+    assert set(answers[: limit - 1]) == {401} and set(answers[limit - 1:]) == {429}
+    r = call("admin")
+    assert r.status_code == 429 and LOCKED in r.data["detail"]
+    _move_time_past_the_lock()
+    assert call("admin").data == {"user": "admin"}
+
+
+def test_an_api_client_gets_the_lockout_as_json(admin: User) -> None:
+    client = Client()
+    for _ in range(settings.LOGIN_LOCKOUT_FAILURES):
+        _login(client, "wrong")
+    r = client.post("/login/", {"username": "admin", "password": "admin"}, headers={"Accept": "application/json"})
+    assert r.status_code == 429 and LOCKED in r.json()["detail"]
