@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from sitectl import wait_for
-from tests.browser.test_pages import LIVE, _page, browser, shot  # noqa: F401  (browser is a fixture)
+from tests.browser.session import LIVE, shot
+from tests.browser.session import signed_in as _page
 from tests.live import Api, LiveSites
 
 pytestmark = pytest.mark.live
@@ -27,7 +28,7 @@ def _accepted(alpha_api: Api, beta_api: Api, name: str) -> str:
     return sync_id
 
 
-def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,  # noqa: F811
+def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
                                              alpha_api: Api, beta_api: Api) -> None:
     alpha, beta = sites["alpha"], sites["beta"]
     name = f"Mobile escalations {uuid.uuid4().hex[:6]}"
@@ -119,7 +120,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
 
 
 def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
-    browser: Browser, sites: LiveSites, alpha_api: Api, beta_api: Api  # noqa: F811
+    browser: Browser, sites: LiveSites, alpha_api: Api, beta_api: Api
 ) -> None:
     alpha, beta = sites["alpha"], sites["beta"]
     sync_id = _accepted(alpha_api, beta_api, f"Narrowed {uuid.uuid4().hex[:6]}")

@@ -5,47 +5,18 @@ README's pictures) with UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the
 """
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from sitectl import ROOT, Site, wait_for
+from sitectl import Site, wait_for
+from tests.browser.session import LIVE, assert_accessible, shot
+from tests.browser.session import signed_in as _page
 from tests.live import LiveSites
 
 pytestmark = pytest.mark.live
-SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "artifacts") / "screenshots"
-LIVE = 5_000  # ms: the list polls every second, so a partner's change shows within a few.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _page(browser: Browser, site: Site, user: str | None = "admin") -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.set_default_timeout(10_000)
-    if user:
-        page.goto(site.url + "/login/")
-        page.get_by_label("Username").fill(user)
-        page.get_by_label("Password").fill(user)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(re.compile(r"/(synchronizations/|$)"))
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _open_new(page: Page, site: Site) -> None:
@@ -173,17 +144,29 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
 
     wait_for(beta_sees_website, timeout=LIVE / 1000, interval=0.3, what="beta to see alpha's new scope")
 
+    # Delete sits in the "•••" menu, reached by the keyboard too; its dialog opens on Cancel.
+    more = a.get_by_role("button", name="More actions")
+    more.focus()
+    a.keyboard.press("ArrowDown")
+    expect(a.get_by_role("button", name="Delete")).to_be_focused()
+    assert_accessible(a)
+    a.keyboard.press("Escape")
+    expect(more).to_be_focused()
+    expect(a.get_by_role("button", name="Delete")).to_be_hidden()
+    more.click()
     a.get_by_role("button", name="Delete").click()
     dialog = a.get_by_role("dialog", name="Delete this synchronization?")
     expect(dialog).to_be_visible()
-    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
     a.keyboard.press("Tab")
     a.keyboard.press("Tab")
-    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()  # focus stays inside
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # focus stays inside
     shot(a, "10-delete-dialog")
     a.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    expect(more).to_be_focused()
     expect(a.get_by_text("Not configured").first).to_be_visible()
+    more.click()
     a.get_by_role("button", name="Delete").click()
     dialog.get_by_role("button", name="Delete").click()
     expect(a.get_by_role("status")).to_contain_text("was deleted")
@@ -192,6 +175,7 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     b.goto(beta.url + "/")
     expect(_row(b, name)).to_contain_text("Deleted", timeout=LIVE)
     _row(b, name).get_by_role("link", name=name).click()
+    b.get_by_role("button", name="More actions").click()
     b.get_by_role("button", name="Remove record").click()
     shot(b, "11-remove-record-dialog")
     b.get_by_role("dialog").get_by_role("button", name="Remove record").click()
@@ -220,6 +204,7 @@ def test_reject_with_confirmation(browser: Browser, sites: LiveSites) -> None:
     expect(_row(a, name)).to_contain_text("Rejected", timeout=LIVE)
     shot(a, "13-list-rejected")
     _row(a, name).get_by_role("link", name=name).click()
+    a.get_by_role("button", name="More actions").click()
     a.get_by_role("button", name="Remove record").click()
     a.get_by_role("dialog").get_by_role("button", name="Remove record").click()
     expect(_row(a, name)).to_have_count(0)
