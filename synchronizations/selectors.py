@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from invitations.models import DeliveryState, InboundMessage, OutboxMessage
 from jira.models import IssueType, Project
@@ -170,3 +170,34 @@ def synchronization_history(sync: Synchronization) -> list[HistoryEntry]:
         received.append(HistoryEntry("received", r.message_type, r.sequence, r.received_at, "applied",
                                      by or r.sender, "", what))
     return sorted(sent + received, key=lambda e: e.at)
+
+
+# The list's sortable columns: the name in the address -> the ordering (always ending on pk, so pages
+# never overlap).
+LIST_SORTS = {
+    "name": ("name", "pk"), "partner": ("partner_address", "name", "pk"), "status": ("status", "-updated_at", "pk"),
+    "updated": ("updated_at", "pk"),
+}
+
+
+def synchronization_search(
+    *, status: str | None = None, query: str = "", sort: str = "-updated"
+) -> QuerySet[Synchronization]:
+    """The list narrowed to a status and to names or partner addresses containing `query`, sorted
+    by one of LIST_SORTS (a leading "-" for descending)."""
+    qs = synchronization_list(status=status)
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(partner_address__icontains=query))
+    key = sort.removeprefix("-")
+    if key in LIST_SORTS and sort != "-updated":
+        first, *rest = LIST_SORTS[key]
+        qs = qs.order_by(("-" + first) if sort.startswith("-") else first, *rest)
+    return qs
+
+
+def synchronization_status_counts(*, query: str = "") -> dict[str, int]:
+    """How many listed synchronizations each status has (for the status filter), in one query."""
+    qs = synchronization_list()
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(partner_address__icontains=query))
+    return dict(qs.order_by().values_list("status").annotate(n=Count("pk")))

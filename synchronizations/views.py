@@ -5,21 +5,23 @@ every read through `selectors` or the model's own relations.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from datetime import datetime
 from functools import cache, wraps
 from typing import Any, TypedDict
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import Truncator
+from django.utils.http import quote_etag, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from invitations.models import OutboxMessage
@@ -28,12 +30,14 @@ from mappings.selectors import mapping_rows
 from synchronizations import services
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
+from synchronizations.presentation import delivery_label
 from synchronizations.selectors import (
     DeliveryInfo,
     synchronization_deliveries,
     synchronization_delivery,
     synchronization_history,
-    synchronization_list,
+    synchronization_search,
+    synchronization_status_counts,
 )
 from synchronizations.states import InvitationStatus
 
@@ -73,17 +77,64 @@ def _refused(request: HttpRequest, error: services.ActionRefused, sync: Synchron
     return redirect(sync.get_absolute_url())
 
 
+SORTS = ("name", "-name", "partner", "-partner", "status", "-status", "updated", "-updated")
+SORT_COLUMNS = (("name", "Name"), ("partner", "Partner Jira"), ("status", "Status"), ("updated", "Last change"))
+
+
 def _list_context(request: HttpRequest) -> dict[str, Any]:
     status = request.GET.get("status") or ""
     if status not in InvitationStatus.values:
         status = ""
+    query = (request.GET.get("q") or "").strip()[:120]
+    sort = request.GET.get("sort") or "-updated"
+    if sort not in SORTS:
+        sort = "-updated"
     # Only the columns the rows show: the partner's key and visible scope stay in the database.
-    rows_qs = synchronization_list(status=status or None).only(*LIST_COLUMNS)
+    rows_qs = synchronization_search(status=status or None, query=query, sort=sort).only(*LIST_COLUMNS)
     page = Paginator(rows_qs, PAGE_SIZE).get_page(request.GET.get("page"))
     syncs = list(page.object_list)
     deliveries = synchronization_deliveries(syncs)
-    rows = [_list_row(s, deliveries[s.pk]) for s in syncs]
-    return {"page": page, "rows": rows, "status": status, "statuses": InvitationStatus.choices}
+    now = timezone.now()
+    rows = [_list_row(s, deliveries[s.pk], now) for s in syncs]
+    counts = synchronization_status_counts(query=query)
+    params = {"q": query, "status": status, "sort": "" if sort == "-updated" else sort}
+
+    def link(**changes: Any) -> str:
+        kept = {k: v for k, v in {**params, **changes}.items() if v not in ("", None, 1)}
+        return "?" + urlencode(kept) if kept else "?"
+
+    columns = []
+    for key, label in SORT_COLUMNS:
+        if sort == key:
+            target, aria_sort = "-" + key, "ascending"
+        elif sort == "-" + key:
+            target, aria_sort = key, "descending"
+        else:  # a first click sorts names A to Z and changes newest first
+            target, aria_sort = ("-" + key if key == "updated" else key), ""
+        columns.append({"label": label, "aria_sort": aria_sort,
+                         "url": link(sort="" if target == "-updated" else target, page=None)})
+    return {
+        "page": page, "rows": rows, "status": status, "query": query, "sort": sort, "columns": columns,
+        "statuses": [(value, label, counts.get(value, 0)) for value, label in InvitationStatus.choices],
+        "total": sum(counts.values()), "pages": _page_links(page, link),
+        "previous_url": link(page=page.previous_page_number()) if page.has_previous() else "",
+        "next_url": link(page=page.next_page_number()) if page.has_next() else "",
+    }
+
+
+def _page_links(page: Any, link: Callable[..., str]) -> list[dict[str, Any]]:
+    """Numbered pages as Jira shows them: the first, the last and two either side of the current one,
+    with a gap ("…") where pages are left out."""
+    last = page.paginator.num_pages
+    if last <= 1:
+        return []
+    shown = sorted({1, last, *range(max(1, page.number - 2), min(last, page.number + 2) + 1)})
+    links: list[dict[str, Any]] = []
+    for i, n in enumerate(shown):
+        if i and n != shown[i - 1] + 1:
+            links.append({"gap": True})
+        links.append({"number": n, "url": link(page=n), "current": n == page.number})
+    return links
 
 
 def _url_for(name: str) -> Callable[[Any], str]:
@@ -112,7 +163,7 @@ class ListRow(TypedDict):
     delivery_label: str  # "" when everything was delivered
 
 
-def _list_row(sync: Synchronization, delivery: DeliveryInfo) -> ListRow:
+def _list_row(sync: Synchronization, delivery: DeliveryInfo, now: datetime) -> ListRow:
     detail, next_step, retry = _row_urls()
     pk = str(sync.pk)
     updated = timezone.localtime(sync.updated_at)
@@ -121,16 +172,14 @@ def _list_row(sync: Synchronization, delivery: DeliveryInfo) -> ListRow:
         status_label=STATUS_LABELS[sync.status], type_label=TYPE_LABELS[sync.sync_type],
         updated_iso=updated.isoformat(), updated_label=f"{updated:%b} {updated.day}, {updated:%Y %H:%M}",
         url=detail(pk), next_url=next_step(pk) if sync.status == InvitationStatus.INVITATION_RECEIVED else "",
-        retry_url=retry(pk) if delivery.state == "failed" else "", delivery_label=_delivery_label(delivery),
+        retry_url=retry(pk) if delivery.state == "failed" else "",
+        delivery_label=_delivery_label(delivery, sync.partner_address, now),
     )
 
 
-def _delivery_label(delivery: DeliveryInfo) -> str:
-    if delivery.state == "failed":
-        return f"Not delivered: {Truncator(delivery.error).chars(60)}" if delivery.error else "Not delivered"
-    if delivery.state == "pending":
-        return f"Sending (attempt {delivery.attempts + 1})…" if delivery.attempts else "Sending…"
-    return ""
+def _delivery_label(delivery: DeliveryInfo, partner: str, now: datetime | None = None) -> str:
+    return delivery_label(state=delivery.state, attempts=delivery.attempts, next_attempt_at=delivery.next_attempt_at,
+                          last_error=delivery.error, partner=partner, now=now)
 
 
 @cache
@@ -145,9 +194,21 @@ TYPE_LABELS = dict(Synchronization._meta.get_field("sync_type").choices or [])
 @jira_admin_required
 def synchronization_list_view(request: HttpRequest) -> HttpResponse:
     context = _list_context(request)
-    # htmx polls this fragment every second so statuses change without a reload.
-    template = "synchronizations/_rows.html" if request.headers.get("HX-Request") else "synchronizations/list.html"
-    return render(request, template, context)
+    if not (request.headers.get("X-Live-Rows") or request.headers.get("HX-Request")):
+        return render(request, "synchronizations/list.html", context)
+    # The open list asks for its rows every two seconds (static/js/list.js). The rows carry no
+    # per-render token (the Retry buttons submit one form outside them), so equal rows are equal
+    # bytes: an unchanged list answers 304 with no body instead of the whole table again.
+    response = render(request, "synchronizations/_rows.html", context)
+    etag = quote_etag(hashlib.blake2b(response.content, digest_size=12).hexdigest())
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    response["Vary"] = "X-Live-Rows, HX-Request, Cookie"
+    if etag in (request.headers.get("If-None-Match") or "").split(", "):
+        not_modified = HttpResponseNotModified()
+        not_modified["ETag"] = etag
+        return not_modified
+    return response
 
 
 @jira_admin_required
