@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from invitations.models import OutboxMessage
 from invitations.outbox import outbox_retry
+from mappings.models import Mapping
 from mappings.selectors import mapping_rows
 from synchronizations import services
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
@@ -273,27 +275,78 @@ def synchronization_next_view(request: HttpRequest, pk: str) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+class _DryRun(Exception):
+    """Rolls back a save made only to see what it would do."""
+
+
+def _enabled_mapping_names(sync: Synchronization) -> dict[Any, str]:
+    return dict(Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True)
+                .values_list("pk", "name"))
+
+
+def _scope_would_disable(sync: Synchronization, data: dict[str, Any], user: Any) -> dict[Any, str]:
+    """The mappings that saving this scope would disable, by id: the save itself runs and is rolled
+    back (with its outgoing message, before any doorbell rings), so the warning can never disagree
+    with what saving does."""
+    before = _enabled_mapping_names(sync)
+    if not before:
+        return {}
+    after: dict[Any, str] = {}
+    try:
+        with transaction.atomic():
+            services.synchronization_scope_update(synchronization=sync, scope_mode=data["scope_mode"],
+                                                  projects=data["projects"], issue_types=data["issue_types"],
+                                                  user=user)
+            after = _enabled_mapping_names(sync)
+            raise _DryRun
+    except (_DryRun, ValidationError, services.ActionRefused):
+        pass  # refusals are reported by the real save
+    return {pk: name for pk, name in before.items() if pk not in after}
+
+
 @jira_admin_required
 def synchronization_scope_view(request: HttpRequest, pk: str) -> HttpResponse:
+    """Edit scope. A narrower scope may disable mappings: they are listed before anything is saved,
+    and saving needs a second, explicit click that names how many."""
     sync = get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
     initial = {"scope_mode": sync.scope.mode, "projects": list(sync.scope.projects.all()),
                "issue_types": list(sync.scope.issue_types.all())}
     form = ScopeForm(request.POST or None, initial=initial)
+    disables: dict[Any, str] = {}
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
-            services.synchronization_scope_update(synchronization=sync, scope_mode=d["scope_mode"],
-                                                  projects=d["projects"], issue_types=d["issue_types"],
-                                                  user=request.user)
-        except ValidationError as e:
-            _form_errors(form, e)
-        except services.ActionRefused as e:
-            return _refused(request, e, sync)
-        else:
-            messages.success(request, "Synchronization Scope saved.")
-            return redirect(sync.get_absolute_url())
-    return render(request, "synchronizations/scope.html", {"sync": sync, "form": form},
-                  status=400 if form.errors else 200)
+        disables = _scope_would_disable(sync, d, request.user)
+        accepted = set(request.POST.getlist("disable"))
+        if not disables or {str(pk) for pk in disables} <= accepted:
+            before = _enabled_mapping_names(sync)
+            try:
+                services.synchronization_scope_update(synchronization=sync, scope_mode=d["scope_mode"],
+                                                      projects=d["projects"], issue_types=d["issue_types"],
+                                                      user=request.user)
+            except ValidationError as e:
+                _form_errors(form, e)
+            except services.ActionRefused as e:
+                return _refused(request, e, sync)
+            else:
+                after = _enabled_mapping_names(sync)
+                disabled = [name for pk, name in before.items() if pk not in after]
+                if disabled:
+                    messages.warning(request, "Synchronization Scope saved. {} disabled: {}. Widen the scope or edit "
+                                     "{}, then enable {} again.".format(
+                                         _count(len(disabled), "mapping"), ", ".join(f"“{n}”" for n in disabled),
+                                         "it" if len(disabled) == 1 else "them",
+                                         "it" if len(disabled) == 1 else "them"))
+                else:
+                    messages.success(request, "Synchronization Scope saved.")
+                return redirect(sync.get_absolute_url())
+    return render(request, "synchronizations/scope.html", {
+        "sync": sync, "form": form, "disables": sorted(disables.items(), key=lambda item: item[1]),
+        "disables_label": _count(len(disables), "mapping"),
+    }, status=400 if form.errors else 200)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _action(service: Callable[..., Any], done: str, to_list: bool) -> View:

@@ -69,7 +69,7 @@
   function init() {
     document.querySelectorAll("[data-flag-autoclose]").forEach(autoclose);
     var form = document.querySelector("form[data-focus-invalid]");
-    var first = form && form.querySelector("[aria-invalid=true]");
+    var first = form && form.querySelector("[data-focus-first], [aria-invalid=true]");
     if (first) first.focus();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();

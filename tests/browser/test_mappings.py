@@ -142,7 +142,17 @@ def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
     a.get_by_label("Hide only selected").check()
     a.get_by_label("WEB (Website)").check()
     a.get_by_role("button", name="Save").click()
-    expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved")
+    # Before anything is saved: which mapping the new scope disables, and a second, explicit click.
+    alert = a.get_by_role("alert")
+    expect(alert).to_contain_text("Saving this scope disables 1 mapping")
+    expect(alert.get_by_role("listitem")).to_have_text(["Website bugs"])
+    expect(alert).to_be_focused()
+    expect(a.get_by_label("WEB (Website)")).to_be_checked()  # what was chosen is kept
+    shot(a, "24-scope-warning")
+    b.reload()
+    expect(b.locator("#mappings")).to_contain_text("Enabled")  # nothing saved yet
+    a.get_by_role("button", name="Save and disable 1 mapping").click()
+    expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved. 1 mapping disabled: “Website bugs”")
     warning = "Disabled because a scope no longer shows WEB"
     expect(a.locator("#mappings")).to_contain_text(warning)
     expect(a.locator(".facts")).to_contain_text("Not configured")
