@@ -32,7 +32,7 @@ from mappings.selectors import mapping_rows
 from synchronizations import services
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
-from synchronizations.presentation import delivery_label
+from synchronizations.presentation import delivery_label, site_host
 from synchronizations.selectors import (
     DeliveryInfo,
     synchronization_deliveries,
@@ -219,7 +219,7 @@ def synchronization_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            services.synchronization_create(
+            sync = services.synchronization_create(
                 name=d["name"], partner_address=d["partner_address"], sync_type=d["sync_type"],
                 scope_mode=d["scope_mode"], projects=d["projects"], issue_types=d["issue_types"],
                 user=request.user,
@@ -227,7 +227,9 @@ def synchronization_create_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as e:
             _form_errors(form, e)
         else:
-            messages.success(request, f"Invitation sent to {d['partner_address'].strip()}.")
+            host = site_host(sync.partner_address)
+            # Queued, not sent: the worker delivers it; the list says when it has not arrived yet.
+            messages.success(request, f"Invitation to {host} queued. The list shows it until {host} has it.")
             return redirect("synchronizations:list")
     return render(request, "synchronizations/create.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -239,8 +241,10 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
         return redirect("synchronizations:next", pk=sync.pk)
     # htmx polls the page's content so a partner's change shows without a reload.
     template = "synchronizations/_detail.html" if request.headers.get("HX-Request") else "synchronizations/detail.html"
+    delivery = synchronization_delivery(sync)
     return render(request, template, {
-        "sync": sync, "delivery": synchronization_delivery(sync), "history": synchronization_history(sync),
+        "sync": sync, "delivery": delivery, "delivery_label": _delivery_label(delivery, sync.partner_address),
+        "history": synchronization_history(sync),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
         "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync),
     })
