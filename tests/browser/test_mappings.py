@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from sitectl import wait_for
-from tests.browser.session import LIVE, shot
+from tests.browser.session import LIVE, assert_accessible, shot
 from tests.browser.session import signed_in as _page
 from tests.live import Api, LiveSites
 
@@ -55,12 +55,21 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     a.get_by_label("Partner's project").select_option(label="Beta Mobile App (BETA)")
     a.get_by_label("This site's issue type 1").select_option("Bug")
     a.get_by_label("Partner's issue type 1").select_option("Bug")
-    # Summary and Description are paired already; a text field cannot take a number field.
-    a.get_by_label("This site's field 3").select_option(label="Customer")
-    a.get_by_label("Partner's field 3").select_option(label="Estimate")
-    a.get_by_role("button", name="Save mapping").click()
-    expect(a.get_by_text(re.compile(r"Customer \(.*\) cannot be mapped to Estimate"))).to_be_visible()
-    a.get_by_label("Partner's field 3").select_option(label="Client")
+    # Summary and Description are paired already, with one blank row; rows are added and removed.
+    expect(a.get_by_label(re.compile(r"^This site's field \d$"))).to_have_count(3)
+    a.get_by_role("button", name="Add field pair").click()
+    expect(a.get_by_label("This site's field 4")).to_be_focused()
+    a.get_by_label("This site's field 4").select_option(label="Priority (select list)")
+    assert_accessible(a)
+    a.get_by_role("button", name="Remove field pair 4").click()
+    expect(a.get_by_label("This site's field 4")).to_have_count(0)
+    expect(a.get_by_role("button", name="Remove field pair 3")).to_be_focused()
+    # Each field shows its type, and a text field is offered only the partner's text fields.
+    a.get_by_label("This site's field 3").select_option(label="Customer (text)")
+    partner_field = a.get_by_label("Partner's field 3")
+    expect(partner_field.locator("option", has_text="Estimate (number)")).to_be_disabled()
+    expect(partner_field.locator("option", has_text="Client (text)")).to_be_enabled()
+    partner_field.select_option(label="Client (text)")
     a.get_by_label("Direction 3").select_option(label="To the partner only")
     shot(a, "20-add-mapping")
     a.get_by_role("button", name="Save mapping").click()
