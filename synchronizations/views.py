@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from invitations.models import OutboxMessage
 from invitations.outbox import outbox_retry
+from mappings.fields import site_fields
 from mappings.models import Mapping
 from mappings.selectors import mapping_rows
 from synchronizations import services
@@ -246,8 +247,22 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
         "sync": sync, "delivery": delivery, "delivery_label": _delivery_label(delivery, sync.partner_address),
         "history": synchronization_history(sync),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
-        "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync),
+        "mappings_url": _mappings_url(sync), "mappings": _with_field_names(sync, mapping_rows(sync)),
     })
+
+
+ARROWS = {"both": "↔", "to_partner": "→", "from_partner": "←"}
+
+
+def _with_field_names(sync: Synchronization, rows: list[Any]) -> list[Any]:
+    """The Mappings table names the fields ("Summary ↔ Summary, Customer → Client"), not a count."""
+    ours = {f["id"]: f["name"] for f in site_fields()}
+    theirs = {f["id"]: f["name"] for f in (sync.partner_visible or {}).get("mappable_fields", [])}
+    for row in rows:
+        row.field_names = ", ".join(
+            f"{ours.get(local, local)} {ARROWS.get(direction, '↔')} {theirs.get(partner, partner)}"
+            for local, partner, direction in row.view.fields)
+    return rows
 
 
 def _mappings_url(sync: Synchronization) -> str:

@@ -77,6 +77,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     expect(a.get_by_role("status")).to_contain_text("Mapping “Bugs both ways” saved")
     row = a.locator("#mappings").get_by_role("row").filter(has_text="Bugs both ways")
     expect(row).to_contain_text("ALPHA ↔ BETA")
+    expect(row).to_contain_text("Summary ↔ Summary, Description ↔ Description, Customer → Client")
     expect(row).to_contain_text("Enabled")
     expect(a.locator(".facts")).to_contain_text("Active")
     shot(a, "21-detail-active")
