@@ -66,6 +66,16 @@
     flag.addEventListener("mouseleave", resume); flag.addEventListener("focusout", resume);
   }
 
+  // A live region refreshed by htmx (the detail page) is checked again when its answer arrives:
+  // the admin may have moved into it, or opened a menu or dialog, since the request left.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target;
+    if (!target || !target.hasAttribute("data-live-guard")) return;
+    if (target.contains(document.activeElement) || document.querySelector("dialog[open], [data-menu][aria-expanded=true]")) {
+      e.detail.shouldSwap = false;
+    }
+  });
+
   function init() {
     document.querySelectorAll("[data-flag-autoclose]").forEach(autoclose);
     var form = document.querySelector("form[data-focus-invalid]");
