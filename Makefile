@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-connected test lint install browser clean
+.PHONY: demo demo-connected test lint install browser axe clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -30,13 +30,22 @@ browser:
 	@if ! command -v docker-compose >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null 2>&1 || true; fi
 
+# The browser tests inject axe-core (from the npm registry, pinned by package-lock.json) into every
+# page they visit; without node and npm they cannot run, so say so instead of failing later.
+axe: node_modules/axe-core/axe.min.js
+
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: the browser tests need it to install axe-core ('sudo apt-get install -y npm')"; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser axe lint
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) var artifacts
+	rm -rf $(VENV) var artifacts node_modules

@@ -12,10 +12,10 @@ class MappingsConfig(AppConfig):
 
     def ready(self) -> None:
         from invitations.kinds import kind_register
-        from mappings.selectors import mapping_rows
+        from mappings.selectors import mapping_enabled_names, mapping_rows
         from mappings.services import mappings_check_scope
         from mappings.wire import KINDS
-        from synchronizations.extensions import detail_context_register
+        from synchronizations.extensions import detail_context_register, scope_dependents_register
         from synchronizations.signals import scope_changed
 
         for kind in KINDS:
@@ -26,3 +26,4 @@ class MappingsConfig(AppConfig):
 
         scope_changed.connect(check_scope, weak=False, dispatch_uid="mappings.check_scope")
         detail_context_register(lambda sync: {"mappings": mapping_rows(sync)})
+        scope_dependents_register(mapping_enabled_names)

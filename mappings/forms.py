@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.forms import formset_factory
 
-from mappings.fields import OPTION_KINDS, site_fields
+from mappings.fields import COMPATIBLE, KIND_LABELS, OPTION_KINDS, site_fields
 from mappings.services import LOCAL_DIRECTIONS, MappingInput
 from synchronizations.models import Synchronization
 
@@ -40,16 +40,43 @@ class IssueTypePairForm(_SyncForm):
         ])
 
 
+class KindSelect(forms.Select):
+    """A select whose options carry their field's kind (data-kind) and the kinds they accept
+    (data-accepts), so the editor offers only partner fields that can take the chosen field."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds: dict[str, str] = {}
+
+    def create_option(self, name: str, value: Any, label: Any, selected: Any, index: int,
+                      subindex: int | None = None, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        kind = self.kinds.get(str(value))
+        if kind:
+            option["attrs"]["data-kind"] = kind
+            option["attrs"]["data-accepts"] = " ".join(sorted(COMPATIBLE.get(kind, set())))
+        return option
+
+
+def _typed_fields(form: forms.Form, name: str, fields: list[dict[str, Any]]) -> None:
+    """Each field option shows its type: "Customer (text)", "Estimate (number)"."""
+    _choices(form, name, BLANK + [(f["id"], f"{f['name']} ({KIND_LABELS.get(f['kind'], f['kind'])})")
+                                  for f in fields])
+    widget = form.fields[name].widget
+    assert isinstance(widget, KindSelect)
+    widget.kinds = {f["id"]: f["kind"] for f in fields}
+
+
 class FieldPairForm(_SyncForm):
-    local = forms.ChoiceField(required=False, label="This site's field")
-    partner = forms.ChoiceField(required=False, label="Partner's field")
+    local = forms.ChoiceField(required=False, label="This site's field",
+                              widget=KindSelect(attrs={"data-local-field": ""}))
+    partner = forms.ChoiceField(required=False, label="Partner's field",
+                                widget=KindSelect(attrs={"data-partner-field": ""}))
     direction = forms.ChoiceField(choices=list(LOCAL_DIRECTIONS.items()), initial="both", label="Direction")
 
     def setup(self, sync: Synchronization) -> None:
-        _choices(self, "local", BLANK + [(f["id"], f["name"]) for f in site_fields()])
-        _choices(self, "partner", BLANK + [
-            (f["id"], f["name"]) for f in (sync.partner_visible or {}).get("mappable_fields", [])
-        ])
+        _typed_fields(self, "local", site_fields())
+        _typed_fields(self, "partner", (sync.partner_visible or {}).get("mappable_fields", []))
 
 
 class ValueMapForm(_SyncForm):
@@ -62,9 +89,10 @@ class ValueMapForm(_SyncForm):
                                                 if f["kind"] in OPTION_KINDS])
 
 
-IssueTypePairFormSet = formset_factory(IssueTypePairForm, extra=1, min_num=2)
-FieldPairFormSet = formset_factory(FieldPairForm, extra=1, min_num=4)
-ValueMapFormSet = formset_factory(ValueMapForm, extra=1, min_num=2)
+# As many rows as the mapping has, plus one to fill in; the editor adds and removes rows (pages' JS).
+IssueTypePairFormSet = formset_factory(IssueTypePairForm, extra=0, min_num=1)
+FieldPairFormSet = formset_factory(FieldPairForm, extra=1, min_num=1)
+ValueMapFormSet = formset_factory(ValueMapForm, extra=0, min_num=1)
 
 
 class MappingForm(_SyncForm):

@@ -24,3 +24,22 @@ def detail_context(sync: Synchronization) -> dict[str, Any]:
     for provider in _DETAIL_CONTEXT:
         context.update(provider(sync))
     return context
+
+
+# What a scope change may switch off: each provider names the enabled things it owns, by id
+# (mappings names its enabled mappings), so the scope page can say what saving will disable.
+Dependents = Callable[[Synchronization], dict[Any, str]]
+_SCOPE_DEPENDENTS: list[Dependents] = []
+
+
+def scope_dependents_register(provider: Dependents) -> None:
+    if provider not in _SCOPE_DEPENDENTS:
+        _SCOPE_DEPENDENTS.append(provider)
+
+
+def scope_dependents(sync: Synchronization) -> dict[Any, str]:
+    """Every registered app's enabled dependents of this synchronization, by id."""
+    found: dict[Any, str] = {}
+    for provider in _SCOPE_DEPENDENTS:
+        found.update(provider(sync))
+    return found

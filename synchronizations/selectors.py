@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from invitations.kinds import kind_describe, kind_get
 from invitations.models import DeliveryState, InboundMessage, OutboxMessage
@@ -192,3 +192,34 @@ def synchronization_history(sync: Synchronization, *, page: int = 1,
             entries.append(HistoryEntry("received", m.message_type, title, m.sequence, at, m.outcome,
                                         author or m.sender, m.error, what, m.stream))
     return HistoryPage(entries, page, has_newer=page > 1, has_older=len(rows) > start + size)
+
+
+# The list's sortable columns: the name in the address -> the ordering (always ending on pk, so pages
+# never overlap).
+LIST_SORTS = {
+    "name": ("name", "pk"), "partner": ("partner_address", "name", "pk"), "status": ("status", "-updated_at", "pk"),
+    "updated": ("updated_at", "pk"),
+}
+
+
+def synchronization_search(
+    *, status: str | None = None, query: str = "", sort: str = "-updated"
+) -> QuerySet[Synchronization]:
+    """The list narrowed to a status and to names or partner addresses containing `query`, sorted
+    by one of LIST_SORTS (a leading "-" for descending)."""
+    qs = synchronization_list(status=status)
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(partner_address__icontains=query))
+    key = sort.removeprefix("-")
+    if key in LIST_SORTS and sort != "-updated":
+        first, *rest = LIST_SORTS[key]
+        qs = qs.order_by(("-" + first) if sort.startswith("-") else first, *rest)
+    return qs
+
+
+def synchronization_status_counts(*, query: str = "") -> dict[str, int]:
+    """How many listed synchronizations each status has (for the status filter), in one query."""
+    qs = synchronization_list()
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(partner_address__icontains=query))
+    return dict(qs.order_by().values_list("status").annotate(n=Count("pk")))

@@ -5,34 +5,39 @@ every read through `selectors` or the model's own relations.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from typing import Any, TypedDict
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import Truncator
+from django.utils.http import quote_etag, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from invitations.outbox import outbox_retry_failed
 from issuesync.web import jira_admin_required
 from synchronizations import services
-from synchronizations.extensions import detail_context
+from synchronizations.extensions import detail_context, scope_dependents
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
+from synchronizations.presentation import delivery_label, site_host
 from synchronizations.selectors import (
     DeliveryInfo,
     synchronization_deliveries,
     synchronization_delivery,
     synchronization_history,
-    synchronization_list,
+    synchronization_search,
+    synchronization_status_counts,
 )
 from synchronizations.states import InvitationStatus, allowed_actions
 
@@ -58,17 +63,64 @@ def _refused(request: HttpRequest, error: services.ActionRefused, sync: Synchron
     return redirect(sync.get_absolute_url())
 
 
+SORTS = ("name", "-name", "partner", "-partner", "status", "-status", "updated", "-updated")
+SORT_COLUMNS = (("name", "Name"), ("partner", "Partner Jira"), ("status", "Status"), ("updated", "Last change"))
+
+
 def _list_context(request: HttpRequest) -> dict[str, Any]:
     status = request.GET.get("status") or ""
     if status not in InvitationStatus.values:
         status = ""
+    query = (request.GET.get("q") or "").strip()[:120]
+    sort = request.GET.get("sort") or "-updated"
+    if sort not in SORTS:
+        sort = "-updated"
     # Only the columns the rows show: the partner's key and visible scope stay in the database.
-    rows_qs = synchronization_list(status=status or None).only(*LIST_COLUMNS)
+    rows_qs = synchronization_search(status=status or None, query=query, sort=sort).only(*LIST_COLUMNS)
     page = Paginator(rows_qs, PAGE_SIZE).get_page(request.GET.get("page"))
     syncs = list(page.object_list)
     deliveries = synchronization_deliveries(syncs)
-    rows = [_list_row(s, deliveries[s.pk]) for s in syncs]
-    return {"page": page, "rows": rows, "status": status, "statuses": InvitationStatus.choices}
+    now = timezone.now()
+    rows = [_list_row(s, deliveries[s.pk], now) for s in syncs]
+    counts = synchronization_status_counts(query=query)
+    params = {"q": query, "status": status, "sort": "" if sort == "-updated" else sort}
+
+    def link(**changes: Any) -> str:
+        kept = {k: v for k, v in {**params, **changes}.items() if v not in ("", None, 1)}
+        return "?" + urlencode(kept) if kept else "?"
+
+    columns = []
+    for key, label in SORT_COLUMNS:
+        if sort == key:
+            target, aria_sort = "-" + key, "ascending"
+        elif sort == "-" + key:
+            target, aria_sort = key, "descending"
+        else:  # a first click sorts names A to Z and changes newest first
+            target, aria_sort = ("-" + key if key == "updated" else key), ""
+        columns.append({"label": label, "aria_sort": aria_sort,
+                         "url": link(sort="" if target == "-updated" else target, page=None)})
+    return {
+        "page": page, "rows": rows, "status": status, "query": query, "sort": sort, "columns": columns,
+        "statuses": [(value, label, counts.get(value, 0)) for value, label in InvitationStatus.choices],
+        "total": sum(counts.values()), "pages": _page_links(page, link),
+        "previous_url": link(page=page.previous_page_number()) if page.has_previous() else "",
+        "next_url": link(page=page.next_page_number()) if page.has_next() else "",
+    }
+
+
+def _page_links(page: Any, link: Callable[..., str]) -> list[dict[str, Any]]:
+    """Numbered pages as Jira shows them: the first, the last and two either side of the current one,
+    with a gap ("…") where pages are left out."""
+    last = page.paginator.num_pages
+    if last <= 1:
+        return []
+    shown = sorted({1, last, *range(max(1, page.number - 2), min(last, page.number + 2) + 1)})
+    links: list[dict[str, Any]] = []
+    for i, n in enumerate(shown):
+        if i and n != shown[i - 1] + 1:
+            links.append({"gap": True})
+        links.append({"number": n, "url": link(page=n), "current": n == page.number})
+    return links
 
 
 def _url_for(name: str) -> Callable[[Any], str]:
@@ -97,7 +149,7 @@ class ListRow(TypedDict):
     delivery_label: str  # "" when everything was delivered
 
 
-def _list_row(sync: Synchronization, delivery: DeliveryInfo) -> ListRow:
+def _list_row(sync: Synchronization, delivery: DeliveryInfo, now: datetime) -> ListRow:
     detail, next_step, retry = _row_urls()
     pk = str(sync.pk)
     updated = timezone.localtime(sync.updated_at)
@@ -106,16 +158,14 @@ def _list_row(sync: Synchronization, delivery: DeliveryInfo) -> ListRow:
         status_label=STATUS_LABELS[sync.status], type_label=TYPE_LABELS[sync.sync_type],
         updated_iso=updated.isoformat(), updated_label=f"{updated:%b} {updated.day}, {updated:%Y %H:%M}",
         url=detail(pk), next_url=next_step(pk) if sync.status == InvitationStatus.INVITATION_RECEIVED else "",
-        retry_url=retry(pk) if delivery.state == "failed" else "", delivery_label=_delivery_label(delivery),
+        retry_url=retry(pk) if delivery.state == "failed" else "",
+        delivery_label=_delivery_label(delivery, sync.partner_address, now),
     )
 
 
-def _delivery_label(delivery: DeliveryInfo) -> str:
-    if delivery.state == "failed":
-        return f"Not delivered: {Truncator(delivery.error).chars(60)}" if delivery.error else "Not delivered"
-    if delivery.state == "pending":
-        return f"Sending (attempt {delivery.attempts + 1})…" if delivery.attempts else "Sending…"
-    return ""
+def _delivery_label(delivery: DeliveryInfo, partner: str, now: datetime | None = None) -> str:
+    return delivery_label(state=delivery.state, attempts=delivery.attempts, next_attempt_at=delivery.next_attempt_at,
+                          last_error=delivery.error, partner=partner, now=now)
 
 
 @cache
@@ -130,9 +180,21 @@ TYPE_LABELS = dict(Synchronization._meta.get_field("sync_type").choices or [])
 @jira_admin_required
 def synchronization_list_view(request: HttpRequest) -> HttpResponse:
     context = _list_context(request)
-    # htmx polls this fragment every second so statuses change without a reload.
-    template = "synchronizations/_rows.html" if request.headers.get("HX-Request") else "synchronizations/list.html"
-    return render(request, template, context)
+    if not (request.headers.get("X-Live-Rows") or request.headers.get("HX-Request")):
+        return render(request, "synchronizations/list.html", context)
+    # The open list asks for its rows every two seconds (static/js/list.js). The rows carry no
+    # per-render token (the Retry buttons submit one form outside them), so equal rows are equal
+    # bytes: an unchanged list answers 304 with no body instead of the whole table again.
+    response = render(request, "synchronizations/_rows.html", context)
+    etag = quote_etag(hashlib.blake2b(response.content, digest_size=12).hexdigest())
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    response["Vary"] = "X-Live-Rows, HX-Request, Cookie"
+    if etag in (request.headers.get("If-None-Match") or "").split(", "):
+        not_modified = HttpResponseNotModified()
+        not_modified["ETag"] = etag
+        return not_modified
+    return response
 
 
 @jira_admin_required
@@ -141,7 +203,7 @@ def synchronization_create_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            services.synchronization_create(
+            sync = services.synchronization_create(
                 name=d["name"], partner_address=d["partner_address"], sync_type=d["sync_type"],
                 scope_mode=d["scope_mode"], projects=d["projects"], issue_types=d["issue_types"],
                 user=request.user,
@@ -149,7 +211,9 @@ def synchronization_create_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as e:
             _form_errors(form, e)
         else:
-            messages.success(request, f"Invitation sent to {d['partner_address'].strip()}.")
+            host = site_host(sync.partner_address)
+            # Queued, not sent: the worker delivers it; the list says when it has not arrived yet.
+            messages.success(request, f"Invitation to {host} queued. The list shows it until {host} has it.")
             return redirect("synchronizations:list")
     return render(request, "synchronizations/create.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -161,8 +225,9 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
         return redirect("synchronizations:next", pk=sync.pk)
     # htmx polls the page's content so a partner's change shows without a reload.
     template = "synchronizations/_detail.html" if request.headers.get("HX-Request") else "synchronizations/detail.html"
+    delivery = synchronization_delivery(sync)
     return render(request, template, {
-        "sync": sync, "delivery": synchronization_delivery(sync),
+        "sync": sync, "delivery": delivery, "delivery_label": _delivery_label(delivery, sync.partner_address),
         "actions": {a.name.lower() for a in allowed_actions(sync.status_enum)},
         "history": synchronization_history(sync, page=_page_number(request, "history")),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
@@ -206,27 +271,77 @@ def synchronization_next_view(request: HttpRequest, pk: str) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+class _DryRun(Exception):
+    """Rolls back a save made only to see what it would do."""
+
+
+def _enabled_mapping_names(sync: Synchronization) -> dict[Any, str]:
+    return scope_dependents(sync)
+
+
+def _scope_would_disable(sync: Synchronization, data: dict[str, Any], user: Any) -> dict[Any, str]:
+    """The mappings that saving this scope would disable, by id: the save itself runs and is rolled
+    back (with its outgoing message, before any doorbell rings), so the warning can never disagree
+    with what saving does."""
+    before = _enabled_mapping_names(sync)
+    if not before:
+        return {}
+    after: dict[Any, str] = {}
+    try:
+        with transaction.atomic():
+            services.synchronization_scope_update(synchronization=sync, scope_mode=data["scope_mode"],
+                                                  projects=data["projects"], issue_types=data["issue_types"],
+                                                  user=user)
+            after = _enabled_mapping_names(sync)
+            raise _DryRun
+    except (_DryRun, ValidationError, services.ActionRefused):
+        pass  # refusals are reported by the real save
+    return {pk: name for pk, name in before.items() if pk not in after}
+
+
 @jira_admin_required
 def synchronization_scope_view(request: HttpRequest, pk: str) -> HttpResponse:
+    """Edit scope. A narrower scope may disable mappings: they are listed before anything is saved,
+    and saving needs a second, explicit click that names how many."""
     sync = get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
     initial = {"scope_mode": sync.scope.mode, "projects": list(sync.scope.projects.all()),
                "issue_types": list(sync.scope.issue_types.all())}
     form = ScopeForm(request.POST or None, initial=initial)
+    disables: dict[Any, str] = {}
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
-        try:
-            services.synchronization_scope_update(synchronization=sync, scope_mode=d["scope_mode"],
-                                                  projects=d["projects"], issue_types=d["issue_types"],
-                                                  user=request.user)
-        except ValidationError as e:
-            _form_errors(form, e)
-        except services.ActionRefused as e:
-            return _refused(request, e, sync)
-        else:
-            messages.success(request, "Synchronization Scope saved.")
-            return redirect(sync.get_absolute_url())
-    return render(request, "synchronizations/scope.html", {"sync": sync, "form": form},
-                  status=400 if form.errors else 200)
+        disables = _scope_would_disable(sync, d, request.user)
+        accepted = set(request.POST.getlist("disable"))
+        if not disables or {str(pk) for pk in disables} <= accepted:
+            before = _enabled_mapping_names(sync)
+            try:
+                services.synchronization_scope_update(synchronization=sync, scope_mode=d["scope_mode"],
+                                                      projects=d["projects"], issue_types=d["issue_types"],
+                                                      user=request.user)
+            except ValidationError as e:
+                _form_errors(form, e)
+            except services.ActionRefused as e:
+                return _refused(request, e, sync)
+            else:
+                after = _enabled_mapping_names(sync)
+                disabled = [name for pk, name in before.items() if pk not in after]
+                if disabled:
+                    messages.warning(request, "Synchronization Scope saved. {} disabled: {}. Widen the scope or edit "
+                                     "{}, then enable {} again.".format(
+                                         _count(len(disabled), "mapping"), ", ".join(f"“{n}”" for n in disabled),
+                                         "it" if len(disabled) == 1 else "them",
+                                         "it" if len(disabled) == 1 else "them"))
+                else:
+                    messages.success(request, "Synchronization Scope saved.")
+                return redirect(sync.get_absolute_url())
+    return render(request, "synchronizations/scope.html", {
+        "sync": sync, "form": form, "disables": sorted(disables.items(), key=lambda item: item[1]),
+        "disables_label": _count(len(disables), "mapping"),
+    }, status=400 if form.errors else 200)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _action(service: Callable[..., Any], done: str, to_list: bool) -> View:

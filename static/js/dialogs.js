@@ -1,19 +1,19 @@
-// Confirm dialogs (native <dialog>: modal, focus stays inside, Escape closes)
+// Confirm dialogs (native <dialog>: modal, focus stays inside and starts on Cancel, Escape closes)
 // and the scope picker (enabled only for "Hide only selected" / "Show only selected").
 (function () {
   document.addEventListener("click", function (e) {
     var opener = e.target.closest("[data-dialog-open]");
     if (opener) {
       var dialog = document.getElementById(opener.getAttribute("data-dialog-open"));
+      // Opened from a "•••" menu: close it, and give the focus back to its button afterwards.
+      var root = opener.closest("[data-menu-root]");
+      var back = root ? root.querySelector("[data-menu]") : opener;
+      if (root) window.IssueSyncMenus.close(root);
       dialog.showModal();
-      var confirm = dialog.querySelector("button[type=submit]");
-      if (confirm) confirm.focus();
-    }
-    var menu = e.target.closest("[data-menu]");
-    if (menu) {
-      var open = menu.getAttribute("aria-expanded") !== "true";
-      menu.setAttribute("aria-expanded", String(open));
-      document.getElementById(menu.getAttribute("aria-controls")).hidden = !open;
+      dialog.addEventListener("close", function () { if (document.contains(back)) back.focus(); }, { once: true });
+      // Focus starts on Cancel: Enter right after opening must not destroy anything.
+      var cancel = dialog.querySelector("[data-dialog-close]");
+      if (cancel) cancel.focus();
     }
     var closer = e.target.closest("[data-dialog-close]");
     if (closer) closer.closest("dialog").close();

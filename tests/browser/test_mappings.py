@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from sitectl import wait_for
-from tests.browser.test_pages import LIVE, _page, browser, shot  # noqa: F401  (browser is a fixture)
+from tests.browser.session import LIVE, assert_accessible, shot
+from tests.browser.session import signed_in as _page
 from tests.live import Api, LiveSites
 
 pytestmark = pytest.mark.live
@@ -27,7 +28,7 @@ def _accepted(alpha_api: Api, beta_api: Api, name: str) -> str:
     return sync_id
 
 
-def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,  # noqa: F811
+def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
                                              alpha_api: Api, beta_api: Api) -> None:
     alpha, beta = sites["alpha"], sites["beta"]
     name = f"Mobile escalations {uuid.uuid4().hex[:6]}"
@@ -54,12 +55,21 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     a.get_by_label("Partner's project").select_option(label="Beta Mobile App (BETA)")
     a.get_by_label("This site's issue type 1").select_option("Bug")
     a.get_by_label("Partner's issue type 1").select_option("Bug")
-    # Summary and Description are paired already; a text field cannot take a number field.
-    a.get_by_label("This site's field 3").select_option(label="Customer")
-    a.get_by_label("Partner's field 3").select_option(label="Estimate")
-    a.get_by_role("button", name="Save mapping").click()
-    expect(a.get_by_text(re.compile(r"Customer \(.*\) cannot be mapped to Estimate"))).to_be_visible()
-    a.get_by_label("Partner's field 3").select_option(label="Client")
+    # Summary and Description are paired already, with one blank row; rows are added and removed.
+    expect(a.get_by_label(re.compile(r"^This site's field \d$"))).to_have_count(3)
+    a.get_by_role("button", name="Add field pair").click()
+    expect(a.get_by_label("This site's field 4")).to_be_focused()
+    a.get_by_label("This site's field 4").select_option(label="Priority (select list)")
+    assert_accessible(a)
+    a.get_by_role("button", name="Remove field pair 4").click()
+    expect(a.get_by_label("This site's field 4")).to_have_count(0)
+    expect(a.get_by_role("button", name="Remove field pair 3")).to_be_focused()
+    # Each field shows its type, and a text field is offered only the partner's text fields.
+    a.get_by_label("This site's field 3").select_option(label="Customer (text)")
+    partner_field = a.get_by_label("Partner's field 3")
+    expect(partner_field.locator("option", has_text="Estimate (number)")).to_be_disabled()
+    expect(partner_field.locator("option", has_text="Client (text)")).to_be_enabled()
+    partner_field.select_option(label="Client (text)")
     a.get_by_label("Direction 3").select_option(label="To the partner only")
     shot(a, "20-add-mapping")
     a.get_by_role("button", name="Save mapping").click()
@@ -67,6 +77,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     expect(a.get_by_role("status")).to_contain_text("Mapping “Bugs both ways” saved")
     row = a.locator("#mappings").get_by_role("row").filter(has_text="Bugs both ways")
     expect(row).to_contain_text("ALPHA ↔ BETA")
+    expect(row).to_contain_text("Summary ↔ Summary, Description ↔ Description, Customer → Client")
     expect(row).to_contain_text("Enabled")
     expect(a.locator(".facts")).to_contain_text("Active")
     shot(a, "21-detail-active")
@@ -119,7 +130,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
 
 
 def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
-    browser: Browser, sites: LiveSites, alpha_api: Api, beta_api: Api  # noqa: F811
+    browser: Browser, sites: LiveSites, alpha_api: Api, beta_api: Api
 ) -> None:
     alpha, beta = sites["alpha"], sites["beta"]
     sync_id = _accepted(alpha_api, beta_api, f"Narrowed {uuid.uuid4().hex[:6]}")
@@ -141,7 +152,17 @@ def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
     a.get_by_label("Hide only selected").check()
     a.get_by_label("WEB (Website)").check()
     a.get_by_role("button", name="Save").click()
-    expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved")
+    # Before anything is saved: which mapping the new scope disables, and a second, explicit click.
+    alert = a.get_by_role("alert")
+    expect(alert).to_contain_text("Saving this scope disables 1 mapping")
+    expect(alert.get_by_role("listitem")).to_have_text(["Website bugs"])
+    expect(alert).to_be_focused()
+    expect(a.get_by_label("WEB (Website)")).to_be_checked()  # what was chosen is kept
+    shot(a, "24-scope-warning")
+    b.reload()
+    expect(b.locator("#mappings")).to_contain_text("Enabled")  # nothing saved yet
+    a.get_by_role("button", name="Save and disable 1 mapping").click()
+    expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved. 1 mapping disabled: “Website bugs”")
     warning = "Disabled because a scope no longer shows WEB"
     expect(a.locator("#mappings")).to_contain_text(warning)
     expect(a.locator(".facts")).to_contain_text("Not configured")

@@ -5,47 +5,18 @@ README's pictures) with UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the
 """
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from sitectl import ROOT, Site, wait_for
-from tests.live import LiveSites
+from sitectl import Site, wait_for
+from tests.browser.session import LIVE, assert_accessible, shot
+from tests.browser.session import signed_in as _page
+from tests.live import Api, LiveSites
 
 pytestmark = pytest.mark.live
-SHOTS = ROOT / ("docs" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else "artifacts") / "screenshots"
-LIVE = 5_000  # ms: the list polls every second, so a partner's change shows within a few.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _page(browser: Browser, site: Site, user: str | None = "admin") -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.set_default_timeout(10_000)
-    if user:
-        page.goto(site.url + "/login/")
-        page.get_by_label("Username").fill(user)
-        page.get_by_label("Password").fill(user)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(re.compile(r"/(synchronizations/|$)"))
-    return page
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _open_new(page: Page, site: Site) -> None:
@@ -67,7 +38,7 @@ def _invite(page: Page, site: Site, name: str, partner: str, mode: str, pick: tu
         page.get_by_label(label, exact=True).check()
     page.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_role("heading", name="Synchronizations")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("Invitation sent")
+    expect(page.get_by_role("status")).to_contain_text(f"Invitation to {partner.removeprefix('https://')} queued")
     expect(_row(page, name)).to_contain_text("Invitation sent")
 
 
@@ -78,13 +49,16 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     anonymous = _page(browser, alpha, user=None)
     anonymous.goto(alpha.url + "/plugins/servlet/ac/issue-sync/synchronizations/")
     expect(anonymous.get_by_label("Username")).to_be_visible()
+    # The login page names the site, not the host and port it runs at.
+    expect(anonymous).to_have_title("Log in - alpha - Jira")
+    expect(anonymous.get_by_role("heading", name="Log in to continue to alpha")).to_be_visible()
     shot(anonymous, "01-login")
 
     a = _page(browser, alpha)
     a.get_by_role("button", name="Settings").click()
     a.get_by_role("link", name="Apps").click()
     expect(a.get_by_role("navigation", name="Apps").get_by_role("link", name="Synchronizations")).to_be_visible()
-    a.get_by_label("Status").select_option("Deleted")
+    a.get_by_label("Status").select_option("deleted")
     # Choosing a status reloads the list; wait for it before going elsewhere.
     a.wait_for_url(re.compile(r"status=deleted"))
     # A status nobody has yet shows the empty state.
@@ -107,27 +81,41 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     shot(a, "03-new-synchronization")
     a.get_by_label("Search projects and issue types").fill("")
 
-    def submit(name_value: str, address: str, mode: str, error: str, field: str) -> None:
-        a.get_by_label("Synchronization name").fill(name_value)
+    # Every mistake at once, with the keyboard on the first field to fix.
+    a.get_by_label("Synchronization name").fill("")
+    a.get_by_label("Partner Jira URL").fill("beta.atlassian.net/x")
+    a.get_by_label("Show only selected").check()
+    a.get_by_role("button", name="Send invitation").click()
+    expect(a.locator("#name-error")).to_contain_text("Enter a name")
+    expect(a.locator("#address-error")).to_contain_text("Start the address with https://")
+    expect(a.locator("#scope-error")).to_contain_text("Select at least one project")
+    expect(a.get_by_label("Synchronization name")).to_be_focused()
+    expect(a.get_by_label("Partner Jira URL")).to_have_value("beta.atlassian.net/x")  # what was typed is kept
+    shot(a, "04-form-errors")
+
+    def submit(address: str, error: str) -> None:
+        a.get_by_label("Synchronization name").fill(name)
         a.get_by_label("Partner Jira URL").fill(address)
-        a.get_by_label(mode).check()
+        a.get_by_label("Show all").check()
         a.get_by_role("button", name="Send invitation").click()
-        expect(a.locator(f"#{field}-error")).to_contain_text(error)
-        # What was typed is kept.
-        expect(a.get_by_label("Synchronization name")).to_have_value(name_value)
+        expect(a.locator("#address-error")).to_contain_text(error)
+        expect(a.get_by_label("Partner Jira URL")).to_be_focused()
+        expect(a.get_by_label("Synchronization name")).to_have_value(name)
         expect(a.get_by_label("Partner Jira URL")).to_have_value(address)
 
-    submit("", beta.address, "Show all", "Enter a name", "name")
-    submit(name, "beta.atlassian.net/x", "Show all", "https://yourinstancename.atlassian.net", "address")
-    submit(name, alpha.address, "Show all", "your own Jira site", "address")
-    submit(name, "https://nobody.atlassian.net", "Show all", "not a Jira site we can reach", "address")
-    submit(name, beta.address, "Show only selected", "Select at least one project", "scope")
+    # The address error says what is wrong, not the help text again.
+    submit("http://beta.atlassian.net", "Use https://, not http://")
+    submit("https://beta.example.com", "beta.example.com is not an atlassian.net address")
+    submit(alpha.address, "your own Jira site")
+    submit("https://nobody.atlassian.net", "not a Jira site we can reach")
+    a.get_by_label("Partner Jira URL").fill(beta.address)
+    a.get_by_label("Show only selected").check()
     shot(a, "04-form-errors")
 
     a.get_by_label("ALPHA (Alpha Platform)").check()
     a.get_by_label("Bug", exact=True).check()
     a.get_by_role("button", name="Send invitation").click()
-    expect(a.get_by_role("status")).to_contain_text("Invitation sent")
+    expect(a.get_by_role("status")).to_contain_text("Invitation to beta.atlassian.net queued")
     expect(_row(a, name)).to_contain_text("Invitation sent")
     shot(a, "05-list-invitation-sent")
 
@@ -173,17 +161,29 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
 
     wait_for(beta_sees_website, timeout=LIVE / 1000, interval=0.3, what="beta to see alpha's new scope")
 
+    # Delete sits in the "•••" menu, reached by the keyboard too; its dialog opens on Cancel.
+    more = a.get_by_role("button", name="More actions")
+    more.focus()
+    a.keyboard.press("ArrowDown")
+    expect(a.get_by_role("button", name="Delete")).to_be_focused()
+    assert_accessible(a)
+    a.keyboard.press("Escape")
+    expect(more).to_be_focused()
+    expect(a.get_by_role("button", name="Delete")).to_be_hidden()
+    more.click()
     a.get_by_role("button", name="Delete").click()
     dialog = a.get_by_role("dialog", name="Delete this synchronization?")
     expect(dialog).to_be_visible()
-    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()
     a.keyboard.press("Tab")
     a.keyboard.press("Tab")
-    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()  # focus stays inside
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # focus stays inside
     shot(a, "10-delete-dialog")
     a.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    expect(more).to_be_focused()
     expect(a.get_by_text("Not configured").first).to_be_visible()
+    more.click()
     a.get_by_role("button", name="Delete").click()
     dialog.get_by_role("button", name="Delete").click()
     expect(a.get_by_role("status")).to_contain_text("was deleted")
@@ -192,6 +192,7 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     b.goto(beta.url + "/")
     expect(_row(b, name)).to_contain_text("Deleted", timeout=LIVE)
     _row(b, name).get_by_role("link", name=name).click()
+    b.get_by_role("button", name="More actions").click()
     b.get_by_role("button", name="Remove record").click()
     shot(b, "11-remove-record-dialog")
     b.get_by_role("dialog").get_by_role("button", name="Remove record").click()
@@ -220,6 +221,7 @@ def test_reject_with_confirmation(browser: Browser, sites: LiveSites) -> None:
     expect(_row(a, name)).to_contain_text("Rejected", timeout=LIVE)
     shot(a, "13-list-rejected")
     _row(a, name).get_by_role("link", name=name).click()
+    a.get_by_role("button", name="More actions").click()
     a.get_by_role("button", name="Remove record").click()
     a.get_by_role("dialog").get_by_role("button", name="Remove record").click()
     expect(_row(a, name)).to_have_count(0)
@@ -231,6 +233,9 @@ def test_member_is_refused_and_inactive_partner_is_reported(browser: Browser, si
     response = m.goto(alpha.url + "/plugins/servlet/ac/issue-sync/synchronizations/new/")
     assert response is not None and response.status == 403
     expect(m.get_by_role("heading", name="You need to be a Jira administrator")).to_be_visible()
+    # A member is not shown the way to Settings > Apps at all.
+    expect(m.get_by_role("button", name="Settings")).to_have_count(0)
+    expect(m.get_by_role("navigation", name="Apps")).to_have_count(0)
     shot(m, "14-member-forbidden")
 
     off = "from jira.models import SiteConfiguration as S; S.objects.filter(pk=1).update(issue_sync_active={})"
@@ -246,3 +251,66 @@ def test_member_is_refused_and_inactive_partner_is_reported(browser: Browser, si
         beta.manage("shell", "-c", off.format(True))
     name = f"Everything {uuid.uuid4().hex[:6]}"
     _invite(a, alpha, name, beta.address, "Show all")
+
+
+def test_the_shell_from_the_keyboard_and_in_a_narrow_window(browser: Browser, sites: LiveSites,
+                                                            alpha_api: Api) -> None:
+    alpha = sites["alpha"]
+    r = alpha_api.post("/synchronizations/", {"name": f"Narrow {uuid.uuid4().hex[:6]}",
+                                              "partner_address": "https://beta.atlassian.net",
+                                              "scope": {"mode": "show_all"}})
+    assert r.status_code == 201, r.text
+    a = _page(browser, alpha)
+    a.goto(alpha.url + "/plugins/servlet/ac/issue-sync/synchronizations/new/")
+    # The first Tab reaches the skip link; it takes the keyboard to the content.
+    a.keyboard.press("Tab")
+    skip = a.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    assert_accessible(a)
+    a.keyboard.press("Enter")
+    expect(a.get_by_role("main")).to_be_focused()
+
+    # Radios and checkboxes show where the keyboard is.
+    a.get_by_label("Synchronization name").focus()
+    a.keyboard.press("Tab")
+    radio = a.get_by_label("Cloud to Cloud")
+    expect(radio).to_be_focused()
+    assert radio.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
+    assert radio.evaluate("el => getComputedStyle(el).outlineWidth") == "2px"
+
+    # The Settings menu: arrow keys in, Escape out (back on its button).
+    settings = a.get_by_role("button", name="Settings")
+    settings.focus()
+    a.keyboard.press("ArrowDown")
+    expect(a.get_by_role("link", name="Apps")).to_be_focused()
+    expect(settings).to_have_attribute("aria-expanded", "true")
+    a.keyboard.press("ArrowDown")
+    expect(a.get_by_role("link", name="REST API documentation")).to_be_focused()
+    expect(a.get_by_role("link", name="REST API documentation")).to_have_attribute("href", "/api/docs/")
+    a.keyboard.press("ArrowDown")
+    expect(a.get_by_role("link", name="Apps")).to_be_focused()  # round again
+    assert_accessible(a)
+    a.keyboard.press("Escape")
+    expect(settings).to_be_focused()
+    expect(a.get_by_role("link", name="Apps")).to_be_hidden()
+
+    # The user is an avatar with a menu, not a pill that looks like a button.
+    a.get_by_role("button", name="Your profile: Site Admin").click()
+    expect(a.get_by_role("button", name="Log out")).to_be_visible()
+    assert_accessible(a)
+    a.keyboard.press("Escape")
+    expect(a.get_by_role("button", name="Log out")).to_be_hidden()
+
+    # A narrow window: nothing wider than the window, on the list and on the form.
+    narrow = _page(browser, alpha, width=360)
+    for path in ("/plugins/servlet/ac/issue-sync/synchronizations/",
+                 "/plugins/servlet/ac/issue-sync/synchronizations/new/"):
+        narrow.goto(alpha.url + path)
+        too_wide = narrow.evaluate("""() => Array.from(document.querySelectorAll('body *'))
+            .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest('.table-scroll'))
+            .map(el => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().right))""")
+        assert not too_wide, (path, too_wide)
+        assert narrow.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert_accessible(narrow)
+    shot(narrow, "17-narrow-window")
