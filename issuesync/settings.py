@@ -141,6 +141,8 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+# Passwords for pages; API tokens (HTTP Basic email:token, as Jira Cloud) for the REST API.
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "jira.auth.ApiTokenBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "synchronizations:list"
 LOGOUT_REDIRECT_URL = "login"
