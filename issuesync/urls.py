@@ -34,5 +34,6 @@ urlpatterns = [
     path("rest/api/2/", include(jira_api.urlpatterns), {"api_version": "2"}),
     path("rest/api/latest/", include(jira_api.urlpatterns), {"api_version": "2"}),
     path("plugins/servlet/ac/issue-sync/synchronizations/<uuid:pk>/mappings/", include("mappings.urls")),
+    path("", include("jira.urls")),
     path("", include("synchronizations.urls")),
 ]

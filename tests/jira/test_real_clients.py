@@ -50,7 +50,7 @@ def test_the_atlassian_python_api_client_works_unchanged(site: tuple[str, str]) 
     jira = AtlassianJira(url=url, username="member@example.com", password=token, cloud=True)
     assert jira.myself()["displayName"] == "Team Member"
     assert {"ALPHA", "WEB"} <= {p["key"] for p in jira.projects() or []}
-    assert "Bug" in {t["name"] for t in jira.get_issue_types()}
+    assert "summary" in {f["id"] for f in jira.get_all_fields() or []}
     assert "Bug" in {t["name"] for t in jira.get_issue_types() or []}
 
     created = jira.create_issue(fields={"project": {"key": "WEB"}, "issuetype": {"name": "Task"},
