@@ -67,6 +67,7 @@ def jira_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 
 
 class JiraView(APIView):
+    schema = None  # Jira's own API, documented in docs/jira-api.md; not part of the admin API's schema
     authentication_classes = [JiraBasicAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
