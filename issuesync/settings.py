@@ -158,7 +158,10 @@ AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
 # is refused for LOGIN_LOCKOUT_MINUTES.
 LOGIN_LOCKOUT_FAILURES = envint("LOGIN_LOCKOUT_FAILURES", "10")
 LOGIN_LOCKOUT_MINUTES = float(os.getenv("LOGIN_LOCKOUT_MINUTES", "15"))
-AUTHENTICATION_BACKENDS = ["issuesync.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+# API tokens (HTTP Basic email:token, as Jira Cloud) for the REST API, passwords for pages. The token
+# backend comes before ModelBackend: a valid token is then accepted without hashing it as a password.
+AUTHENTICATION_BACKENDS = ["issuesync.lockout.LockoutBackend", "jira.auth.ApiTokenBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = LOGIN_LOCKOUT_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 # A username from one client address: the client guessing is locked out of that account, while its

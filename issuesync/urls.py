@@ -30,7 +30,10 @@ urlpatterns = [
     path("api/synchronizations/<uuid:sync_pk>/", include(mapping_router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("rest/api/3/", include(jira_api.urlpatterns)),
+    path("rest/api/3/", include(jira_api.urlpatterns), {"api_version": "3"}),
+    path("rest/api/2/", include(jira_api.urlpatterns), {"api_version": "2"}),
+    path("rest/api/latest/", include(jira_api.urlpatterns), {"api_version": "2"}),
     path("plugins/servlet/ac/issue-sync/synchronizations/<uuid:pk>/mappings/", include("mappings.urls")),
+    path("", include("jira.urls")),
     path("", include("synchronizations.urls")),
 ]

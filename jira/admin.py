@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from jira.models import CustomField, IssueType, Project, SiteConfiguration
+from jira.models import CustomField, IssueType, Priority, Profile, Project, SiteConfiguration, Status, Transition
 
 
 @admin.register(Project)
@@ -30,3 +30,25 @@ class SiteConfigurationAdmin(admin.ModelAdmin):
 @admin.register(CustomField)
 class CustomFieldAdmin(admin.ModelAdmin):
     list_display = ("name", "field_type")
+
+
+@admin.register(Status)
+class StatusAdmin(admin.ModelAdmin):
+    list_display = ("name", "category")
+
+
+@admin.register(Priority)
+class PriorityAdmin(admin.ModelAdmin):
+    list_display = ("name", "position")
+
+
+@admin.register(Transition)
+class TransitionAdmin(admin.ModelAdmin):
+    list_display = ("project", "name", "from_status", "to_status")
+    list_filter = ("project",)
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ("display_name", "account_id", "user")
+    search_fields = ("display_name", "account_id", "user__email")

@@ -91,14 +91,14 @@ def pair_connect(
         raise ConnectError(f"{address} is not in this site's directory (SITE_DIRECTORY): it cannot be reached.")
     if not partner_token:
         raise ConnectError(f"No API token for {address}: pass --partner-token (on the partner, "
-                           "`manage.py api_token` prints one).")
+                           "`manage.py admin_token` prints one).")
     partner = PartnerApi(address, partner_token)
     try:
         partner_projects = partner.project_keys()
     except PartnerRefused as e:
         if e.status in (401, 403):
             raise ConnectError(f"{address} refused the API token ({e.status}): use an administrator's token "
-                               "from `manage.py api_token` run on that site.") from None
+                               "from `manage.py admin_token` run on that site.") from None
         raise ConnectError(f"{address} could not be asked: {e}") from None
     own_projects = set(Project.objects.values_list("key", flat=True))
     if not mappings and default_mapping and own_projects and partner_projects:

@@ -21,7 +21,7 @@ MODES = ("demo", "demo-connected")
 def connect(alpha: Site, beta: Site) -> bool:
     """alpha invites beta, beta accepts through its admin API, ALPHA is mapped with BETA; a pair made
     by an earlier run is kept (--reuse)."""
-    token = beta.manage("api_token").stdout.strip()
+    token = beta.manage("admin_token").stdout.strip()
     result = subprocess.run(
         [alpha.env["PYTHON"], str(ROOT / "manage.py"), "qa_connect", "--partner", beta.address,
          "--mapping", "ALPHA=BETA", "--name", "Demo: alpha and beta", "--reuse"],

@@ -1,4 +1,4 @@
-"""qa_connect and api_token refuse what cannot work before they contact anyone or make anything."""
+"""qa_connect and admin_token refuse what cannot work before they contact anyone or make anything."""
 from __future__ import annotations
 
 import pytest
@@ -38,17 +38,17 @@ def test_qa_connect_says_so_when_the_partner_cannot_be_reached() -> None:
     assert not Synchronization.objects.exists()
 
 
-def test_api_token_is_only_for_administrators_that_exist() -> None:
+def test_admin_token_is_only_for_administrators_that_exist() -> None:
     with pytest.raises(CommandError, match="not a site administrator"):
-        call_command("api_token", "--user", "member")
+        call_command("admin_token", "--user", "member")
     with pytest.raises(CommandError, match="No user 'nobody'"):
-        call_command("api_token", "--user", "nobody")
+        call_command("admin_token", "--user", "nobody")
 
 
-def test_api_token_prints_the_same_token_until_renewed(capsys: pytest.CaptureFixture[str]) -> None:
-    call_command("api_token")
-    call_command("api_token")
+def test_admin_token_prints_the_same_token_until_renewed(capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("admin_token")
+    call_command("admin_token")
     first, again = capsys.readouterr().out.split()
-    call_command("api_token", "--renew")
+    call_command("admin_token", "--renew")
     renewed = capsys.readouterr().out.strip()
     assert first == again and len(renewed) == 40 and renewed != first

@@ -42,7 +42,7 @@ def stacks(pg_template: str) -> Iterator[LiveSites]:
 def _token(site: Site) -> str:
     """The admin's API token; asked once per site (a command costs a process start), until a reset drops it."""
     if site.name not in TOKENS:
-        TOKENS[site.name] = site.manage("api_token").stdout.strip()
+        TOKENS[site.name] = site.manage("admin_token").stdout.strip()
     return TOKENS[site.name]
 
 
@@ -73,7 +73,7 @@ def _connect(stacks: LiveSites, token: str, *args: str) -> dict[str, Any]:
 def test_qa_connect_makes_a_mapped_pair_active_on_both_sites_within_seconds(stacks: LiveSites) -> None:
     alpha, beta = stacks["alpha"], stacks["beta"]
     token = _token(beta)
-    assert len(token) == 40 and beta.manage("api_token").stdout.strip() == token  # the same one every time
+    assert len(token) == 40 and beta.manage("admin_token").stdout.strip() == token  # the same one every time
 
     made = _connect(stacks, token, "--mapping", "ALPHA=BETA", "--mapping", "WEB=API")
     # From the invitation to Active on both sites, as the command measured it (Python's start aside).

@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--partner", required=True, help="The partner's address, https://NAME.atlassian.net.")
         parser.add_argument("--partner-token", default=os.getenv("PARTNER_API_TOKEN", ""),
-                            help="An administrator's API token on the partner (`manage.py api_token` there); "
+                            help="An administrator's API token on the partner (`manage.py admin_token` there); "
                                  "default: $PARTNER_API_TOKEN.")
         parser.add_argument("--mapping", action="append", default=[], metavar="PROJECT=PROJECT",
                             help="This site's project = the partner's project; repeat for more. Issue types of "
