@@ -32,5 +32,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("rest/api/3/", include(jira_api.urlpatterns)),
     path("plugins/servlet/ac/issue-sync/synchronizations/<uuid:pk>/mappings/", include("mappings.urls")),
+    path("", include("jira.urls")),
     path("", include("synchronizations.urls")),
 ]
