@@ -330,11 +330,14 @@ def comment_delete_view(request: HttpRequest, key: str, comment_id: int) -> Http
 # --- API tokens --------------------------------------------------------------------------------
 
 
+NEW_TOKEN_SESSION_KEY = "jira_new_api_token"
+
+
 @login_required
 def api_tokens_view(request: HttpRequest) -> HttpResponse:
-    """The person's API tokens; a new one is shown once, in the answer to the form that created it."""
+    """The person's API tokens. A new one is kept in the session only until the page that follows the
+    form shows it (post/redirect/get: reloading that page neither makes another token nor shows it again)."""
     user = _actor(request)
-    new_token = ""
     label = ""
     error = ""
     if request.method == "POST":
@@ -344,10 +347,12 @@ def api_tokens_view(request: HttpRequest) -> HttpResponse:
         elif len(label) > TOKEN_LABEL_MAX:
             error = f"The label must be {TOKEN_LABEL_MAX} characters or fewer."
         else:
-            _, new_token = services.api_token_create(user=user, label=label)
-            label = ""
+            _, token = services.api_token_create(user=user, label=label)
+            request.session[NEW_TOKEN_SESSION_KEY] = token
+            return redirect("jira:api-tokens")
     response = render(request, "jira/api_tokens.html", {
-        "tokens": ApiToken.objects.filter(user=user).order_by("-created"), "new_token": new_token,
+        "tokens": ApiToken.objects.filter(user=user).order_by("-created"),
+        "new_token": request.session.pop(NEW_TOKEN_SESSION_KEY, "") if request.method == "GET" else "",
         "label": label, "error": error, "email": user.email,
     }, status=400 if error else 200)
     response["Cache-Control"] = "no-store"  # the page may hold a token: never cached

@@ -241,7 +241,7 @@ def test_the_issue_list_filters_and_costs_the_same_queries_at_any_size(
 
 def test_each_person_creates_sees_once_and_revokes_their_api_tokens(ready: Site) -> None:
     member = _client(ready.member)
-    r = member.post("/jira/profile/api-tokens/", {"label": "release script"})
+    r = member.post("/jira/profile/api-tokens/", {"label": "release script"}, follow=True)
     token = re.search(r'<code id="new-token">([^<]+)</code>', r.content.decode())
     assert r.status_code == 200 and token and r["Cache-Control"] == "no-store"
     row = ApiToken.objects.get(user=ready.member)
