@@ -18,6 +18,6 @@ urlpatterns = [
     path("browse/<str:key>/comments/", views.comment_add_view, name="comment-add"),
     path("browse/<str:key>/comments/<int:comment_id>/edit/", views.comment_edit_view, name="comment-edit"),
     path("browse/<str:key>/comments/<int:comment_id>/delete/", views.comment_delete_view, name="comment-delete"),
-    path("jira/profile/api-tokens/", views.api_tokens_view, name="api-tokens"),
-    path("jira/profile/api-tokens/<int:token_id>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
+    path("manage-profile/security/api-tokens/", views.api_tokens_view, name="api-tokens"),
+    path("manage-profile/security/api-tokens/<int:pk>/revoke/", views.api_token_revoke_view, name="api-token-revoke"),
 ]

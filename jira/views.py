@@ -16,7 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from jira import browse, services
 from jira.adf import adf_to_text
@@ -28,7 +28,6 @@ from jira.signals import Origin
 
 PAGE_SIZE = 50
 LABEL_SPLIT = re.compile(r"[\s,]+")
-TOKEN_LABEL_MAX = 100
 
 
 def _origin(request: HttpRequest) -> Origin:
@@ -327,43 +326,40 @@ def comment_delete_view(request: HttpRequest, key: str, comment_id: int) -> Http
     return redirect(reverse("jira:issue", kwargs={"key": issue.key}) + "#comments")
 
 
-# --- API tokens --------------------------------------------------------------------------------
-
-
-NEW_TOKEN_SESSION_KEY = "jira_new_api_token"
+# --- API tokens (Atlassian's account security page) --------------------------------------------
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def api_tokens_view(request: HttpRequest) -> HttpResponse:
-    """The person's API tokens. A new one is kept in the session only until the page that follows the
-    form shows it (post/redirect/get: reloading that page neither makes another token nor shows it again)."""
-    user = _actor(request)
-    label = ""
-    error = ""
+    """The list of the person's tokens; POST creates one and shows it this once (it is never stored)."""
+    user = request.user
+    assert isinstance(user, User)
+    new_token, error, label = "", "", ""
+    status = 200
     if request.method == "POST":
-        label = str(request.POST.get("label", "")).strip()
+        label = request.POST.get("label", "").strip()
         if not label:
-            error = "Enter a label for the token."
-        elif len(label) > TOKEN_LABEL_MAX:
-            error = f"The label must be {TOKEN_LABEL_MAX} characters or fewer."
+            error, status = "Give the token a label, so you can tell it apart later.", 400
+        elif len(label) > 100:
+            error, status = "The label must be 100 characters or fewer.", 400
+        elif not user.email:
+            error, status = "Your account needs an email address: API tokens are used with it.", 400
         else:
-            _, token = services.api_token_create(user=user, label=label)
-            request.session[NEW_TOKEN_SESSION_KEY] = token
-            return redirect("jira:api-tokens")
-    response = render(request, "jira/api_tokens.html", {
-        "tokens": ApiToken.objects.filter(user=user).order_by("-created"),
-        "new_token": request.session.pop(NEW_TOKEN_SESSION_KEY, "") if request.method == "GET" else "",
-        "label": label, "error": error, "email": user.email,
-    }, status=400 if error else 200)
-    response["Cache-Control"] = "no-store"  # the page may hold a token: never cached
-    return response
+            _, new_token = services.api_token_create(user=user, label=label)
+            label = ""
+    tokens = ApiToken.objects.filter(user=user)
+    return render(request, "jira/api_tokens.html", {"tokens": tokens, "new_token": new_token, "error": error,
+                                                    "label": label}, status=status)
 
 
 @login_required
 @require_POST
-def api_token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
-    if services.api_token_revoke(user=_actor(request), token_id=token_id):
-        messages.success(request, "The API token has been revoked. Scripts using it can no longer sign in.")
+def api_token_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if services.api_token_revoke(user=user, token_id=pk):
+        messages.success(request, "The API token was revoked.")
     else:
-        messages.error(request, "This API token does not exist.")
+        messages.error(request, "That API token does not exist.")
     return redirect("jira:api-tokens")

@@ -13,7 +13,7 @@ from django.test import Client
 
 from jira import services
 from jira.adf_html import adf_to_html
-from jira.models import ApiToken, Changelog, Comment, Issue
+from jira.models import Changelog, Comment, Issue
 from jira.panels import IssuePanel, issue_panel_register, issue_panel_unregister
 from jira.signals import Origin
 from tests.jira.conftest import Site
@@ -46,7 +46,7 @@ def _errors(html: str) -> dict[str, str]:
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(client: Client) -> None:
-    for url in ("/jira/projects/", "/jira/issues/", CREATE, "/browse/ALPHA-1", "/jira/profile/api-tokens/"):
+    for url in ("/jira/projects/", "/jira/issues/", CREATE, "/browse/ALPHA-1", "/browse/ALPHA-1/edit/"):
         r = client.get(url)
         assert r.status_code == 302 and r["Location"].startswith("/login/"), url
 
@@ -237,23 +237,6 @@ def test_the_issue_list_filters_and_costs_the_same_queries_at_any_size(
     assert member.get(url + "?q=Issue 7").content.decode().count("<tr data-issue=") == 21 * 1  # "Issue 7" only
     assert member.get(url + "?status=abc&type=x&assignee=nobody&page=999").status_code == 200
     assert member.get("/jira/projects/NOPE/issues/").status_code == 404
-
-
-def test_each_person_creates_sees_once_and_revokes_their_api_tokens(ready: Site) -> None:
-    member = _client(ready.member)
-    r = member.post("/jira/profile/api-tokens/", {"label": "release script"}, follow=True)
-    token = re.search(r'<code id="new-token">([^<]+)</code>', r.content.decode())
-    assert r.status_code == 200 and token and r["Cache-Control"] == "no-store"
-    row = ApiToken.objects.get(user=ready.member)
-    assert row.digest == services.api_token_digest(token.group(1))
-    again = member.get("/jira/profile/api-tokens/").content.decode()
-    assert token.group(1) not in again and "release script" in again
-    assert member.post("/jira/profile/api-tokens/", {"label": ""}).status_code == 400
-    # Someone else's token cannot be revoked by its id.
-    _client(ready.other).post(f"/jira/profile/api-tokens/{row.pk}/revoke/")
-    assert ApiToken.objects.filter(pk=row.pk).exists()
-    member.post(f"/jira/profile/api-tokens/{row.pk}/revoke/")
-    assert not ApiToken.objects.exists()
 
 
 @pytest.fixture(autouse=True)
