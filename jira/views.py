@@ -25,6 +25,7 @@ from jira.models import ApiToken, Comment, CustomField, Issue, IssueType, Projec
 from jira.panels import issue_panels_render
 from jira.selectors import issue_changelog, issue_comments, issue_get, issue_remote_links, priorities
 from jira.signals import Origin
+from jira.templatetags.jira_pages import CATEGORY_LOZENGE
 
 PAGE_SIZE = 50
 LABEL_SPLIT = re.compile(r"[\s,]+")
@@ -64,7 +65,14 @@ def issue_list_view(request: HttpRequest, key: str | None = None) -> HttpRespons
             raise Http404("No project could be found with this key.")
     flt = browse.issue_filter_from(request.GET, project)
     page = Paginator(browse.issue_list(flt), PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{"issue": issue, "assignee": browse.person_name(issue.assignee)} for issue in page.object_list]
+    # Rows as plain strings, the issue address reversed once for the page: the markup only prints them.
+    placeholder = "KEY-0"
+    url = reverse("jira:issue", kwargs={"key": placeholder})
+    rows = [{"key": row["key"], "url": url.replace(placeholder, row["key"]), "summary": row["summary"],
+             "type": row["issue_type__name"], "assignee": browse.row_assignee(row),
+             "priority": row["priority__name"] or "", "priority_colour": row["priority__colour"] or "",
+             "status": row["status__name"], "lozenge": CATEGORY_LOZENGE.get(row["status__category"], "default"),
+             "updated": row["updated"]} for row in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "jira/issue_list.html", {
