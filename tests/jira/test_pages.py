@@ -247,3 +247,20 @@ def _panel_template(tmp_path: Any, settings: Any) -> Iterator[None]:
     (folder / "panel.html").write_text("<p>Linked to {{ partner }} from {{ issue.key }}</p>")
     settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [*settings.TEMPLATES[0]["DIRS"], str(tmp_path)]}]
     yield
+
+
+def test_the_issue_page_costs_the_same_queries_however_long_its_history(
+        ready: Site, django_assert_max_num_queries: Any) -> None:
+    issue = _issue(ready, None, **{ready.severity.field_id: "Major"})
+    member = _client(ready.member)
+    origin = Origin.person(ready.member.pk)
+    services.comment_add(actor=ready.member, origin=origin, issue=issue, body="First", plain_text=True)
+    with django_assert_max_num_queries(30) as few:
+        assert member.get(f"/browse/{issue.key}").status_code == 200
+    for n in range(15):
+        services.comment_add(actor=ready.other if n % 2 else ready.admin, origin=origin, issue=issue,
+                             body=f"Comment {n}", plain_text=True)
+        services.issue_update(actor=ready.member, origin=origin, issue=issue, fields={"summary": f"Crash {n}"})
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = member.get(f"/browse/{issue.key}").content.decode()
+    assert page.count('class="comment"') == 16 and "Crash 14" in page
