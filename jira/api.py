@@ -366,7 +366,7 @@ class IssueDetail(JiraView):
     def get(self, request: Request, id_or_key: str, **kwargs: Any) -> Response:
         issue = self.issue(id_or_key)
         expand = set(_listed(request, "expand"))
-        wanted = wanted_fields(request.query_params.getlist("fields"), default="*all")
+        wanted = wanted_fields(request.query_params.getlist("fields"), default="*all", custom_ids=self.shaper.custom)
         comments = list(selectors.issue_comments(issue)) if wanted is None or "comment" in wanted else None
         histories = list(selectors.issue_changelog(issue)) if "changelog" in expand else None
         return Response(self.shaper.issue(issue, wanted=wanted, expand=expand, comments=comments,
@@ -556,7 +556,7 @@ class SearchBase(JiraView):
                 "expand": _listed(request, "expand")}
 
     def shaped(self, issues: list[Issue], p: dict[str, Any]) -> list[dict[str, Any]]:
-        wanted = wanted_fields(p["fields"], default=self.default_fields)
+        wanted = wanted_fields(p["fields"], default=self.default_fields, custom_ids=self.shaper.custom)
         expand = {e.strip() for e in p["expand"] if e and e.strip()}
         return [self.shaper.issue(i, wanted=wanted, expand=expand) for i in issues]
 

@@ -6,6 +6,7 @@ whether they call the public `https://NAME.atlassian.net` or the local `http://1
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -224,7 +225,7 @@ class Shaper:
         return out
 
 
-def wanted_fields(values: list[str] | None, *, default: str) -> set[str] | None:
+def wanted_fields(values: list[str] | None, *, default: str, custom_ids: Iterable[str]) -> set[str] | None:
     """Jira's `fields` parameter (comma-separated and/or repeated): None means every field."""
     tokens = [t.strip() for v in (values or []) for t in str(v).split(",") if t.strip()] or [default]
     everything = {fid for fid, _, _, _ in SYSTEM_FIELDS} | {"*custom"}
@@ -238,7 +239,7 @@ def wanted_fields(values: list[str] | None, *, default: str) -> set[str] | None:
         elif not token.startswith("-"):
             chosen.add(token)
     if "*custom" in chosen or all_fields or "*navigable" in tokens:
-        chosen |= {cf.field_id for cf in CustomField.objects.all()}
+        chosen |= set(custom_ids)
     excluded = {t[1:] for t in tokens if t.startswith("-")}
     if all_fields and not excluded:
         return None
