@@ -67,6 +67,7 @@ def jira_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 
 
 class JiraView(APIView):
+    schema = None  # Jira's own API, documented in docs/jira-api.md; not part of the admin API's schema
     authentication_classes = [JiraBasicAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
@@ -88,8 +89,10 @@ class JiraView(APIView):
 
     @property
     def origin(self) -> Origin:
-        token_id = self.request.auth if isinstance(self.request.auth, int) else None
-        return Origin.api_token(self.request.user.pk, token_id)
+        """An API token's call, or a person's own (the browser session calling the API)."""
+        if isinstance(self.request.auth, int):
+            return Origin.api_token(self.request.user.pk, self.request.auth)
+        return Origin.person(self.request.user.pk)
 
     @property
     def actor(self) -> User:

@@ -41,6 +41,14 @@ class Shaper:
     base: str  # e.g. http://127.0.0.1:8001
     version: str  # "2" or "3"
     _custom: dict[str, CustomField] | None = field(default=None, repr=False)
+    # A page of issues names the same people, statuses and projects again and again: shape each once.
+    _seen: dict[tuple[str, Any], Any] = field(default_factory=dict, repr=False)
+
+    def _once(self, kind: str, key: Any, make: Any) -> Any:
+        found = self._seen.get((kind, key))
+        if found is None:
+            found = self._seen[(kind, key)] = make()
+        return found
 
     @property
     def api(self) -> str:
@@ -71,6 +79,9 @@ class Shaper:
     def user(self, user: User | None) -> dict[str, Any] | None:
         if user is None:
             return None
+        return self._once("user", user.pk, lambda: self._user(user))  # type: ignore[no-any-return]
+
+    def _user(self, user: User) -> dict[str, Any]:
         profile = profile_for(user)
         avatar = f"{self.base}/static/img/avatar.svg"
         return {"self": f"{self.api}/user?accountId={quote(profile.account_id)}", "accountId": profile.account_id,
@@ -179,14 +190,15 @@ class Shaper:
         if want("description"):
             fields["description"] = self.body(issue.description) if issue.description is not None else None
         if want("project"):
-            fields["project"] = self.project(issue.project)
+            fields["project"] = self._once("project", issue.project_id, lambda: self.project(issue.project))
         if want("issuetype"):
-            fields["issuetype"] = self.issue_type(issue.issue_type)
+            fields["issuetype"] = self._once("issuetype", issue.issue_type_id,
+                                             lambda: self.issue_type(issue.issue_type))
         if want("status"):
-            fields["status"] = self.status(issue.status)
-            fields["statusCategory"] = self.status_category(issue.status.category)
+            fields["status"] = self._once("status", issue.status_id, lambda: self.status(issue.status))
+            fields["statusCategory"] = fields["status"]["statusCategory"]
         if want("priority"):
-            fields["priority"] = self.priority(issue.priority)
+            fields["priority"] = self._once("priority", issue.priority_id, lambda: self.priority(issue.priority))
         if want("labels"):
             fields["labels"] = issue.labels
         if want("assignee"):
