@@ -115,7 +115,7 @@ def test_a_member_creates_edits_transitions_and_comments_an_issue(browser: Brows
     comment.get_by_role("button", name="Delete").click()
     dialog = p.get_by_role("dialog", name="Delete this comment?")
     expect(dialog).to_be_visible()
-    expect(dialog.get_by_role("button", name="Delete")).to_be_focused()
+    expect(dialog.get_by_role("button", name="Cancel")).to_be_focused()  # destructive dialogs open on Cancel
     dialog.get_by_role("button", name="Delete").click()
     expect(p.get_by_text("No comments yet.")).to_be_visible()
 
