@@ -1,13 +1,19 @@
 """Celery tasks: thin doorbells that call the delivery service."""
 from __future__ import annotations
 
+import logging
 import uuid
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
 
 from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
+from invitations.discovery import DiscoveryError, partner_key_fetch
 from invitations.models import OutboxMessage
 from invitations.pruning import messages_prune
+
+log = logging.getLogger(__name__)
 
 # Short waits ride on a countdown; longer ones stay in the database
 # (next_attempt_at) for the sweep, never beyond the broker's visibility timeout.
@@ -37,8 +43,32 @@ def sweep_outbox(limit: int = 1000) -> int:
 
 
 @shared_task(ignore_result=True)
+def fetch_discovery(address: str, key_id: str = "") -> None:
+    """Fetch and keep a partner's discovery (its key) for the inbox, which never fetches it itself."""
+    try:
+        partner_key_fetch(address, key_id=key_id)
+    except DiscoveryError as e:
+        log.warning("could not fetch the discovery of %s: %s", address, e)
+
+
+@shared_task(ignore_result=True)
 def prune_messages() -> None:
     """The scheduler's `prune_messages`, with MESSAGE_RETENTION_DAYS."""
     from django.conf import settings
 
     messages_prune(older_than_days=settings.MESSAGE_RETENTION_DAYS)
+
+
+@worker_ready.connect
+def sweep_on_start(**kwargs: object) -> None:
+    """A worker that starts (a killed one's replacement) sweeps at once, and again when a lease has run out.
+
+    The messages a killed worker held are claimed until its last lease runs out, a few
+    seconds at most; sweeping then takes them over without waiting for the scheduler.
+    Best effort, like every doorbell: the scheduler's sweep follows anyway.
+    """
+    try:
+        sweep_outbox.apply_async()
+        sweep_outbox.apply_async(countdown=settings.DELIVERY_LEASE_SECONDS + 0.5)
+    except Exception as e:  # noqa: BLE001 - a broker that is down must not stop the worker starting
+        log.warning("could not queue the start-up sweep: %s", e)
