@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
 from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
-from invitations.discovery import DiscoveryError, partner_key_fetch
+from invitations.directory import SiteDirectory
+from invitations.discovery import DiscoveryError, partner_key_fetch, partner_key_kept
 from invitations.models import OutboxMessage
 from invitations.pruning import messages_prune
 
@@ -51,6 +52,30 @@ def fetch_discovery(address: str, key_id: str = "") -> None:
         log.warning("could not fetch the discovery of %s: %s", address, e)
 
 
+# A site started with its partners retries their discovery this often, this many times.
+PREFETCH_RETRY_SECONDS = 2
+PREFETCH_ATTEMPTS = 30
+
+
+@shared_task(bind=True, ignore_result=True)
+def prefetch_partners(self: Task, attempt: int = 1) -> None:
+    """Keep the discovery of every directory site not kept yet: a partner's first message is then verified at once.
+
+    Run when a worker starts; partners starting at the same moment are tried again a while.
+    Without it, nothing is lost: the inbox asks for a missing key and answers 425 meanwhile.
+    """
+    missing = []
+    for address in SiteDirectory.load().addresses():
+        if address == settings.SITE_ADDRESS or partner_key_kept(address) is not None:
+            continue
+        try:
+            partner_key_fetch(address)
+        except DiscoveryError:
+            missing.append(address)
+    if missing and attempt < PREFETCH_ATTEMPTS:
+        self.apply_async((attempt + 1,), countdown=PREFETCH_RETRY_SECONDS)
+
+
 @shared_task(ignore_result=True)
 def prune_messages() -> None:
     """The scheduler's `prune_messages`, with MESSAGE_RETENTION_DAYS."""
@@ -65,9 +90,11 @@ def sweep_on_start(**kwargs: object) -> None:
 
     The messages a killed worker held are claimed until its last lease runs out, a few
     seconds at most; sweeping then takes them over without waiting for the scheduler.
+    It also fetches the partners' discovery documents not kept yet (`prefetch_partners`).
     Best effort, like every doorbell: the scheduler's sweep follows anyway.
     """
     try:
+        prefetch_partners.apply_async()
         sweep_outbox.apply_async()
         sweep_outbox.apply_async(countdown=settings.DELIVERY_LEASE_SECONDS + 0.5)
     except Exception as e:  # noqa: BLE001 - a broker that is down must not stop the worker starting

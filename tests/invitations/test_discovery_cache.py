@@ -139,3 +139,24 @@ def test_without_max_age_discovery_is_always_fetched(beta: Publishing) -> None:
     partner_discover(BETA)
     partner_discover(BETA)
     assert beta.fetches == 2
+
+
+def test_a_starting_worker_keeps_every_partners_discovery_so_a_first_message_is_verified_at_once(
+    client: Client, beta: Publishing
+) -> None:
+    with mock.patch.object(tasks.prefetch_partners, "apply_async") as again:
+        tasks.prefetch_partners()
+    assert again.call_count == 0
+    assert PartnerDocument.objects.get(address=BETA).key_id == beta.key.key_id
+    with mock.patch.object(tasks.fetch_discovery, "delay") as ring:
+        assert _invite(client, beta.key).status_code == 200
+    assert ring.call_count == 0 and beta.fetches == 1
+
+
+def test_a_partner_not_up_yet_is_tried_again_a_while() -> None:
+    with mock.patch.object(transport, "request", side_effect=transport.TransportError("down", permanent=False)), \
+            mock.patch.object(tasks.prefetch_partners, "apply_async") as again:
+        tasks.prefetch_partners()
+        tasks.prefetch_partners(tasks.PREFETCH_ATTEMPTS)
+    assert again.call_args_list == [mock.call((2,), countdown=tasks.PREFETCH_RETRY_SECONDS)]  # then it gives up
+    assert not PartnerDocument.objects.exists()
