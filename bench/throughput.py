@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import subprocess
 import time
@@ -72,6 +73,8 @@ def main() -> None:
     ap.add_argument("--create-shells", type=int, default=4, help="processes creating the invitations at once")
     ap.add_argument("--workers", type=int, default=1, help="workers per site (scale-out)")
     ap.add_argument("--no-floor", action="store_true", help="skip measuring the bare hop first")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="sample alpha's worker and beta's web with py-spy during the drain")
     args = ap.parse_args()
     env = {"WORKER_POOL": args.pool, "WORKER_CONCURRENCY": str(args.concurrency)}
     base = None
@@ -91,6 +94,7 @@ def main() -> None:
         cpu_before = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         started = time.time()
         alpha.start("worker")
+        spies = _spy(sites, args.profile) if args.profile else []
         try:
             more = _more_workers(alpha, args.workers - 1) + _more_workers(sites["beta"], args.workers - 1)
             wait_for(lambda: shell_json(sites["beta"], COUNT) >= args.n, timeout=900, interval=2,
@@ -98,6 +102,9 @@ def main() -> None:
         finally:
             cpu_more = sum(_tree_cpu(p.pid) for p in more)
             _stop(more)
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
         cpu_after = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         first, last = shell_json(sites["beta"], SPAN)
         attempts = shell_json(alpha, ATTEMPTS)
@@ -125,6 +132,61 @@ def main() -> None:
         for name, kb in sorted(rss.items()):
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")
         print(f"  max peak RSS: {max(rss.values()) / 1024:.1f} MB")
+    if args.profile:
+        for name in ("alpha-worker", "beta-web"):
+            _profile_summary(f"{args.profile}/{name}.txt", name)
+
+
+FRAME = re.compile(r"^[^\n]+ \([^()\n]*:\d+\)$")
+OURS = ("invitations/", "synchronizations/", "mappings/", "jira/", "replication/")  # totals: the product's frames
+STARTUP = "_find_and_load ("  # importing modules: the worker starting, not delivering
+
+
+def _spy(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on alpha's worker (its thread pool) and beta's web (gunicorn and its workers), raw stacks to `out`."""
+    os.makedirs(out, exist_ok=True)
+    spy = str(ROOT / ".venv" / "bin" / "py-spy")
+    return [subprocess.Popen([spy, "record", "--pid", str(sites[site].processes[role].pid), "--subprocesses",
+                              "--nonblocking", "--rate", "200", "--format", "raw",
+                              "--output", f"{out}/{site}-{role}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for site, role in (("alpha", "worker"), ("beta", "web"))]
+
+
+def _profile_summary(path: str, name: str, top: int = 25) -> None:
+    """Where the busy samples are: by innermost function (self) and by any frame on the stack (total)."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    idle = ("wait (threading", "select (selectors", "poll (selectors", "_wait_for_tstate_lock", "sleep (",
+            "accept (socket", "recv_into (socket", "readinto (socket",
+            "_worker (concurrent/futures/thread.py:81)", "_epoll.poll (", "EpollSelector.select (",
+            "Arbiter.wait_for_signals (")
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except OSError:
+        print(f"  no profile at {path}")
+        return
+    # One record per stack, "frame;frame;... count"; a process's command line may span lines.
+    for record in re.split(r"(?<=\s\d)\n|(?<=\d\d)\n", text):
+        stack, _, count = record.rpartition(" ")
+        if not count.strip().isdigit():
+            continue
+        frames = [f for f in stack.split(";") if FRAME.match(f)]  # the process's own line is not a frame
+        if not frames or any(frames[-1].startswith(i) for i in idle) or any(f.startswith(STARTUP) for f in frames):
+            continue
+        n = int(count)
+        samples += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            if any(f"({where}" in frame for where in OURS):
+                total[frame] = total.get(frame, 0) + n
+    print(f"profile {name}: {samples} busy samples (idle waits and module imports left out)")
+    for label, table in (("self (innermost frame)", own), ("total (the product's frames)", total)):
+        print(f"  by {label}:")
+        for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {n / max(samples, 1) * 100:5.1f}%  {frame[:150]}")
 
 
 def _tree_cpu(group: int) -> float:
