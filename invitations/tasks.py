@@ -7,11 +7,13 @@ import uuid
 from celery import Task, shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
 
 from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
 from invitations.directory import SiteDirectory
 from invitations.discovery import DiscoveryError, partner_key_fetch, partner_key_kept
-from invitations.models import OutboxMessage
+from invitations.models import DeliveryState, OutboxMessage
 from invitations.pruning import messages_prune
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ def fetch_discovery(address: str, key_id: str = "") -> None:
         log.warning("could not fetch the discovery of %s: %s", address, e)
 
 
+# A start-up sweep for claims still running comes this long after the last of them runs out.
+CLAIM_EXPIRY_MARGIN_SECONDS = 0.2
 # A site started with its partners retries their discovery this often, this many times.
 PREFETCH_RETRY_SECONDS = 2
 PREFETCH_ATTEMPTS = 30
@@ -86,7 +90,7 @@ def prune_messages() -> None:
 
 @worker_ready.connect
 def sweep_on_start(**kwargs: object) -> None:
-    """A worker that starts (a killed one's replacement) sweeps at once, and again when a lease has run out.
+    """A worker that starts (a killed one's replacement) sweeps at once, and again as the last claim runs out.
 
     The messages a killed worker held are claimed until its last lease runs out, a few
     seconds at most; sweeping then takes them over without waiting for the scheduler.
@@ -96,6 +100,11 @@ def sweep_on_start(**kwargs: object) -> None:
     try:
         prefetch_partners.apply_async()
         sweep_outbox.apply_async()
-        sweep_outbox.apply_async(countdown=settings.DELIVERY_LEASE_SECONDS + 0.5)
-    except Exception as e:  # noqa: BLE001 - a broker that is down must not stop the worker starting
+        claimed = (OutboxMessage.objects.filter(state=DeliveryState.DELIVERING)
+                   .aggregate(last=Max("claimed_until"))["last"])
+        if claimed is not None:
+            wait = (claimed - timezone.now()).total_seconds() + CLAIM_EXPIRY_MARGIN_SECONDS
+            if wait > 0:
+                sweep_outbox.apply_async(countdown=min(wait, settings.DELIVERY_LEASE_SECONDS + 1))
+    except Exception as e:  # noqa: BLE001 - a broker or database that is down must not stop the worker starting
         log.warning("could not queue the start-up sweep: %s", e)
