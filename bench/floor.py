@@ -207,8 +207,12 @@ class FloorFigures:
     rate: float  # messages/s sustained
 
 
-def measure(*, n: int = 200, throughput: int = 2000, pause: float = 0.0) -> FloorFigures:
-    """The floor's round trip (n hops, one after another) and sustained rate (a queue of `throughput` rows)."""
+def measure(*, n: int = 200, throughput: int = 2000, pause: float = 0.05) -> FloorFigures:
+    """The floor's round trip (n hops, one after another) and sustained rate (a queue of `throughput` rows).
+
+    The round trip's rows are committed `pause` apart, as an admin's actions one after another
+    are: each hop travels alone, so the figure is the hop's latency, not a queue's.
+    """
     with floor() as f:
         for _ in range(n):
             f.commit_and_ring(1)
