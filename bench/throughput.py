@@ -146,6 +146,14 @@ def _spy(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes]]:
     """py-spy on alpha's worker (its thread pool) and beta's web (gunicorn and its workers), raw stacks to `out`."""
     os.makedirs(out, exist_ok=True)
     spy = str(ROOT / ".venv" / "bin" / "py-spy")
+
+    def started(pid: int, program: str) -> bool:  # bin/site's lifeline has exec'd into the role's program
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return program.encode() in fh.read()
+
+    for site, role, program in (("alpha", "worker", "celery"), ("beta", "web", "gunicorn")):
+        wait_for(lambda: started(sites[site].processes[role].pid, program), timeout=30,  # noqa: B023
+                 what=f"{site}'s {role} to start")
     return [subprocess.Popen([spy, "record", "--pid", str(sites[site].processes[role].pid), "--subprocesses",
                               "--nonblocking", "--rate", "200", "--format", "raw",
                               "--output", f"{out}/{site}-{role}.txt"],
