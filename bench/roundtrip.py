@@ -1,15 +1,18 @@
 """Round trip: an invitation committed on alpha -> applied on beta, one admin action after another.
 
-    .venv/bin/python -m bench.roundtrip [--n 200] [--broker redis|embedded]
+    .venv/bin/python -m bench.roundtrip [--n 200] [--broker redis|embedded] [--no-floor]
 
 Latency = beta's InboundMessage.received_at - alpha's OutboxMessage.created_at (both written in
-their site's transaction, same machine clock).
+their site's transaction, same machine clock). The floor (bench/floor.py, the bare hop) is
+measured first, in the same run, and every figure is printed beside it and as a ratio to it.
 """
 from __future__ import annotations
 
 import argparse
+import os
 
-from bench.common import shell_json, summary, two_sites
+from bench import floor
+from bench.common import pct, shell_json, summary, two_sites
 from sitectl import wait_for
 from tests.live import Api
 
@@ -30,7 +33,12 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--broker", default="redis", choices=["redis", "embedded"])
+    ap.add_argument("--no-floor", action="store_true", help="skip measuring the bare hop first")
     args = ap.parse_args()
+    base = None
+    if not args.no_floor:
+        base = floor.measure(n=args.n, throughput=0).roundtrip_ms
+        print(f"floor round trip (bare hop): {summary(base)}; load average {os.getloadavg()[0]:.2f}")
     with two_sites(args.broker) as sites:
         alpha, beta = Api(sites["alpha"]), Api(sites["beta"])
         ids = []
@@ -46,7 +54,10 @@ def main() -> None:
         got = shell_json(sites["beta"], ROWS.format(model="InboundMessage", field="received_at"))
         done = shell_json(sites["alpha"], ROWS.format(model="OutboxMessage", field="delivered_at"))
         ms = [(got[k] - sent[k]) * 1000 for k in sent]
-        print(f"round trip, broker={args.broker}: {summary(ms)}")
+        print(f"round trip, broker={args.broker}: {summary(ms)}; load average {os.getloadavg()[0]:.2f}")
+        if base is not None:
+            for p in (50, 95, 99):
+                print("  " + floor.beside(f"p{p}", pct(ms, p), pct(base, p), "ms"))
         # Where the time goes: after beta recorded it, until alpha saw the answer and marked it delivered.
         print(f"  of which beta commit + answer + alpha marks delivered: "
               f"{summary([(done[k] - got[k]) * 1000 for k in sent])}")

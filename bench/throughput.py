@@ -1,7 +1,7 @@
 """Throughput: N invitations queued on alpha while its worker is stopped, then drained to beta.
 
     .venv/bin/python -m bench.throughput [--n 5000] [--broker redis|embedded]
-        [--pool prefork|threads] [--concurrency N]
+        [--pool prefork|threads] [--concurrency N] [--workers N] [--no-floor]
 
 Sustained rate = messages applied on beta per second from the first to the last one applied
 (InboundMessage.received_at); the rate including worker start-up is printed too. Peak RSS =
@@ -9,16 +9,23 @@ VmHWM of every process in both sites' process groups (web, worker, beat and thei
 per message = each role's processes' CPU time during the drain divided by N (PostgreSQL and
 Redis are not counted).
 --pool and --concurrency set alpha's and beta's workers (WORKER_POOL, WORKER_CONCURRENCY); the
-defaults are docker-compose.yml's.
+defaults are docker-compose.yml's. --workers starts that many workers per site (scale-out, as the
+compose file's `--scale worker=N`). The floor (bench/floor.py, the bare hop) is measured first, in
+the same run, and the rate is printed beside it and as a ratio to it.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import signal
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from bench import floor
 from bench.common import process_tree_cpu, process_tree_rss, shell_json, two_sites
-from sitectl import wait_for
+from sitectl import ENTRYPOINT, ROOT, Site, wait_for
 
 CREATE = """
 import json, time
@@ -36,6 +43,27 @@ ATTEMPTS = ("import json; from django.db.models import Count, Sum; from invitati
             "print(json.dumps(M.objects.aggregate(n=Count('id'), a=Sum('attempts'))))")
 
 
+def _more_workers(site: Site, count: int) -> list[subprocess.Popen[bytes]]:
+    """`count` more workers of the site, on its queue: what `--scale worker=N` starts."""
+    log = open(site.log_dir / "more-workers.log", "ab")  # noqa: SIM115 - lives as long as the workers
+    return [subprocess.Popen([str(ENTRYPOINT), "worker"], env=site.env, cwd=ROOT, stdout=log,
+                             stderr=subprocess.STDOUT, start_new_session=True) for _ in range(count)]
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for p in processes:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in processes:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=5000)
@@ -43,8 +71,17 @@ def main() -> None:
     ap.add_argument("--pool", choices=["prefork", "threads"], default="threads")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--create-shells", type=int, default=4, help="processes creating the invitations at once")
+    ap.add_argument("--workers", type=int, default=1, help="workers per site (scale-out)")
+    ap.add_argument("--no-floor", action="store_true", help="skip measuring the bare hop first")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="sample alpha's worker and beta's web with py-spy during the drain")
     args = ap.parse_args()
     env = {"WORKER_POOL": args.pool, "WORKER_CONCURRENCY": str(args.concurrency)}
+    base = None
+    if not args.no_floor:
+        base = floor.measure(n=20, throughput=min(args.n, 2000)).rate
+        print(f"floor (bare hop) sustained: {base:.0f} messages/s; load average {os.getloadavg()[0]:.2f}")
+    more: list[subprocess.Popen[bytes]] = []
     with two_sites(args.broker, **env) as sites:
         alpha = sites["alpha"]
         alpha.stop("worker")
@@ -57,15 +94,27 @@ def main() -> None:
         cpu_before = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         started = time.time()
         alpha.start("worker")
-        wait_for(lambda: shell_json(sites["beta"], COUNT) >= args.n, timeout=900, interval=2,
-                 what="every message received")
+        spies = _spy(sites, args.profile) if args.profile else []
+        try:
+            more = _more_workers(alpha, args.workers - 1) + _more_workers(sites["beta"], args.workers - 1)
+            wait_for(lambda: shell_json(sites["beta"], COUNT) >= args.n, timeout=900, interval=2,
+                     what="every message received")
+        finally:
+            cpu_more = sum(_tree_cpu(p.pid) for p in more)
+            _stop(more)
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
         cpu_after = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         first, last = shell_json(sites["beta"], SPAN)
         attempts = shell_json(alpha, ATTEMPTS)
-        workers = f"pool={args.pool} concurrency={args.concurrency}"
-        print(f"throughput, broker={args.broker}, {workers}: {args.n} messages")
-        print(f"  sustained: first to last applied {last - first:.1f}s = {(args.n - 1) / (last - first):.0f} "
-              f"messages/s")
+        workers = f"pool={args.pool} concurrency={args.concurrency} workers per site={args.workers}"
+        print(f"throughput, broker={args.broker}, {workers}: {args.n} messages; "
+              f"load average {os.getloadavg()[0]:.2f}")
+        rate = (args.n - 1) / (last - first)
+        print(f"  sustained: first to last applied {last - first:.1f}s = {rate:.0f} messages/s")
+        if base is not None:
+            print("  " + floor.beside("sustained", rate, base, "messages/s"))
         print(f"  including worker start-up: {last - started:.1f}s = {args.n / (last - started):.0f} messages/s "
               f"(first applied {first - started:.1f}s after the worker was started)")
         print(f"  delivery attempts: {attempts['a']} for {attempts['n']} messages")
@@ -74,12 +123,92 @@ def main() -> None:
         for name, seconds in cpu_after.items():
             role = name.split("[")[0]
             roles[role] = roles.get(role, 0.0) + seconds - cpu_before.get(name, 0.0)
+        if more:
+            roles["more workers"] = cpu_more
         print("  CPU per message during the drain: " + ", ".join(
-            f"{role} {seconds / args.n * 1000:.2f} ms" for role, seconds in sorted(roles.items())))
+            f"{role} {seconds / args.n * 1000:.2f} ms" for role, seconds in sorted(roles.items()))
+            + f"; all together {sum(roles.values()) / args.n * 1000:.2f} ms")
         rss = {**process_tree_rss(alpha), **process_tree_rss(sites["beta"])}
         for name, kb in sorted(rss.items()):
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")
         print(f"  max peak RSS: {max(rss.values()) / 1024:.1f} MB")
+    if args.profile:
+        for name in ("alpha-worker", "beta-web"):
+            _profile_summary(f"{args.profile}/{name}.txt", name)
+
+
+FRAME = re.compile(r"^[^\n]+ \([^()\n]*:\d+\)$")
+OURS = ("invitations/", "synchronizations/", "mappings/", "jira/", "replication/")  # totals: the product's frames
+STARTUP = "_find_and_load ("  # importing modules: the worker starting, not delivering
+
+
+def _spy(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes]]:
+    """py-spy on alpha's worker (its thread pool) and beta's web (gunicorn and its workers), raw stacks to `out`."""
+    os.makedirs(out, exist_ok=True)
+    spy = str(ROOT / ".venv" / "bin" / "py-spy")
+
+    def started(pid: int, program: str) -> bool:  # bin/site's lifeline has exec'd into the role's program
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return program.encode() in fh.read()
+
+    for site, role, program in (("alpha", "worker", "celery"), ("beta", "web", "gunicorn")):
+        wait_for(lambda: started(sites[site].processes[role].pid, program), timeout=30,  # noqa: B023
+                 what=f"{site}'s {role} to start")
+    return [subprocess.Popen([spy, "record", "--pid", str(sites[site].processes[role].pid), "--subprocesses",
+                              "--nonblocking", "--rate", "200", "--format", "raw",
+                              "--output", f"{out}/{site}-{role}.txt"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for site, role in (("alpha", "worker"), ("beta", "web"))]
+
+
+def _profile_summary(path: str, name: str, top: int = 25) -> None:
+    """Where the busy samples are: by innermost function (self) and by any frame on the stack (total)."""
+    own: dict[str, int] = {}
+    total: dict[str, int] = {}
+    samples = 0
+    idle = ("wait (threading", "select (selectors", "poll (selectors", "_wait_for_tstate_lock", "sleep (",
+            "accept (socket", "recv_into (socket", "readinto (socket",
+            "_worker (concurrent/futures/thread.py:81)", "_epoll.poll (", "EpollSelector.select (",
+            "Arbiter.wait_for_signals (")
+    try:
+        with open(path) as fh:
+            text = fh.read()
+    except OSError:
+        print(f"  no profile at {path}")
+        return
+    # One record per stack, "frame;frame;... count"; a process's command line may span lines.
+    for record in re.split(r"(?<=\s\d)\n|(?<=\d\d)\n", text):
+        stack, _, count = record.rpartition(" ")
+        if not count.strip().isdigit():
+            continue
+        frames = [f for f in stack.split(";") if FRAME.match(f)]  # the process's own line is not a frame
+        if not frames or any(frames[-1].startswith(i) for i in idle) or any(f.startswith(STARTUP) for f in frames):
+            continue
+        n = int(count)
+        samples += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            if any(f"({where}" in frame for where in OURS):
+                total[frame] = total.get(frame, 0) + n
+    print(f"profile {name}: {samples} busy samples (idle waits and module imports left out)")
+    for label, table in (("self (innermost frame)", own), ("total (the product's frames)", total)):
+        print(f"  by {label}:")
+        for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"    {n / max(samples, 1) * 100:5.1f}%  {frame[:150]}")
+
+
+def _tree_cpu(group: int) -> float:
+    """CPU seconds of every process in a process group (an extra worker and its pool)."""
+    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 if __name__ == "__main__":

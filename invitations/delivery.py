@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Length
 from django.utils import timezone
@@ -57,6 +60,52 @@ def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
     claim, messages = _claim(outbox_id)
     if not messages:
         return {}
+    with _lease_kept(claim):
+        outcomes = _send(messages)
+    return _record(claim, messages, outcomes)
+
+
+def lease_renew_seconds() -> float:
+    """How often a live worker extends the lease of the messages it is sending: three times a lease."""
+    return settings.DELIVERY_LEASE_SECONDS / 3
+
+
+@contextmanager
+def _lease_kept(claim: uuid.UUID) -> Iterator[None]:
+    """While the block runs, extend the claim's lease every third of a lease (the heartbeat).
+
+    The lease is short, so a killed worker's messages are taken over within seconds
+    (the sweep rings for an expired claim); a live worker sending a slow batch keeps it,
+    so no second worker claims and sends the same rows meanwhile. The heartbeat runs
+    on a thread of its own, with its own database connection, closed when it ends.
+    Inside a transaction (a caller's test), the rows are locked by the caller: no heartbeat.
+    """
+    if transaction.get_connection().in_atomic_block:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(lease_renew_seconds()):
+                OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING).update(
+                    claimed_until=timezone.now() + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS))
+        except DatabaseError as e:  # the lease then runs out, and the rows are retried: never lost
+            log.warning("could not extend the lease of claim %s: %s", claim, e)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    heart = threading.Thread(target=beat, name=f"lease-{claim}", daemon=True)
+    heart.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        heart.join()
+
+
+def _send(messages: list[OutboxMessage]) -> list[transport.TransportError | None]:
+    """Send the claimed messages of one partner, alone or as one batch; each message's outcome."""
     recipient = messages[0].recipient
     outcomes: list[transport.TransportError | None]
     if len(messages) == 1:
@@ -74,7 +123,7 @@ def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
                 outcomes = [_send_alone(m) for m in messages]
             else:
                 outcomes = [e] * len(messages)
-    return _record(claim, messages, outcomes)
+    return outcomes
 
 
 def _send_alone(message: OutboxMessage) -> transport.TransportError | None:
@@ -114,7 +163,8 @@ def _claim(outbox_id: uuid.UUID) -> tuple[uuid.UUID, list[OutboxMessage]]:
     The claim is a conditional UPDATE: of several workers ringing for the same row, exactly
     one changes it, and the claim token says which rows are whose. On PostgreSQL the
     candidates are read with FOR UPDATE SKIP LOCKED, so concurrent workers take different
-    rows instead of queueing on the same ones; a claim whose worker died expires with its lease.
+    rows instead of queueing on the same ones; a claim whose worker died expires with its lease
+    (a few seconds: a live worker extends it while it sends, `_lease_kept`).
     """
     claim = uuid.uuid4()
     recipient = OutboxMessage.objects.filter(due_messages(), pk=outbox_id).values_list("recipient", flat=True).first()

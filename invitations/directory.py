@@ -65,6 +65,10 @@ class SiteDirectory:
         except KeyError:
             raise UnknownSite(f"{canonical} is not a site this server knows") from None
 
+    def addresses(self) -> list[str]:
+        """The public address of every site listed."""
+        return [f"https://{host}" for host in self.entries]
+
     def __contains__(self, address: str) -> bool:
         try:
             self.base_url(address)

@@ -133,3 +133,25 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_type} #{self.sequence} from {self.sender}"
+
+
+class PartnerDocument(models.Model):
+    """A partner's discovery document as last fetched from its address: shared by every process of the site.
+
+    The inbox verifies a first message with the key kept here and never fetches while a
+    partner waits on it (a missing or changed key is fetched by the worker, `fetch_discovery`).
+    The key is bound to the address: it was fetched from that address, and its key id names it.
+    """
+
+    address = models.CharField(max_length=200, primary_key=True)
+    installed = models.BooleanField()
+    active = models.BooleanField()
+    protocol_version = models.PositiveIntegerField()
+    key_id = models.CharField(max_length=300)
+    public_key_pem = models.TextField()
+    fetched_at = models.DateTimeField()
+    # A key id a message was signed with that this fetch showed is not the published one.
+    refused_key_id = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.key_id}, fetched {self.fetched_at:%Y-%m-%d %H:%M:%S})"

@@ -1,13 +1,22 @@
 """Celery tasks: thin doorbells that call the delivery service."""
 from __future__ import annotations
 
+import logging
 import uuid
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+from django.db.models import Max
+from django.utils import timezone
 
 from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
-from invitations.models import OutboxMessage
+from invitations.directory import SiteDirectory
+from invitations.discovery import DiscoveryError, partner_key_fetch, partner_key_kept
+from invitations.models import DeliveryState, OutboxMessage
 from invitations.pruning import messages_prune
+
+log = logging.getLogger(__name__)
 
 # Short waits ride on a countdown; longer ones stay in the database
 # (next_attempt_at) for the sweep, never beyond the broker's visibility timeout.
@@ -37,8 +46,65 @@ def sweep_outbox(limit: int = 1000) -> int:
 
 
 @shared_task(ignore_result=True)
+def fetch_discovery(address: str, key_id: str = "") -> None:
+    """Fetch and keep a partner's discovery (its key) for the inbox, which never fetches it itself."""
+    try:
+        partner_key_fetch(address, key_id=key_id)
+    except DiscoveryError as e:
+        log.warning("could not fetch the discovery of %s: %s", address, e)
+
+
+# A start-up sweep for claims still running comes this long after the last of them runs out.
+CLAIM_EXPIRY_MARGIN_SECONDS = 0.2
+# A site started with its partners retries their discovery this often, this many times.
+PREFETCH_RETRY_SECONDS = 2
+PREFETCH_ATTEMPTS = 30
+
+
+@shared_task(bind=True, ignore_result=True)
+def prefetch_partners(self: Task, attempt: int = 1) -> None:
+    """Keep the discovery of every directory site not kept yet: a partner's first message is then verified at once.
+
+    Run when a worker starts; partners starting at the same moment are tried again a while.
+    Without it, nothing is lost: the inbox asks for a missing key and answers 425 meanwhile.
+    """
+    missing = []
+    for address in SiteDirectory.load().addresses():
+        if address == settings.SITE_ADDRESS or partner_key_kept(address) is not None:
+            continue
+        try:
+            partner_key_fetch(address)
+        except DiscoveryError:
+            missing.append(address)
+    if missing and attempt < PREFETCH_ATTEMPTS:
+        self.apply_async((attempt + 1,), countdown=PREFETCH_RETRY_SECONDS)
+
+
+@shared_task(ignore_result=True)
 def prune_messages() -> None:
     """The scheduler's `prune_messages`, with MESSAGE_RETENTION_DAYS."""
     from django.conf import settings
 
     messages_prune(older_than_days=settings.MESSAGE_RETENTION_DAYS)
+
+
+@worker_ready.connect
+def sweep_on_start(**kwargs: object) -> None:
+    """A worker that starts (a killed one's replacement) sweeps at once, and again as the last claim runs out.
+
+    The messages a killed worker held are claimed until its last lease runs out, a few
+    seconds at most; sweeping then takes them over without waiting for the scheduler.
+    It also fetches the partners' discovery documents not kept yet (`prefetch_partners`).
+    Best effort, like every doorbell: the scheduler's sweep follows anyway.
+    """
+    try:
+        prefetch_partners.apply_async()
+        sweep_outbox.apply_async()
+        claimed = (OutboxMessage.objects.filter(state=DeliveryState.DELIVERING)
+                   .aggregate(last=Max("claimed_until"))["last"])
+        if claimed is not None:
+            wait = (claimed - timezone.now()).total_seconds() + CLAIM_EXPIRY_MARGIN_SECONDS
+            if wait > 0:
+                sweep_outbox.apply_async(countdown=min(wait, settings.DELIVERY_LEASE_SECONDS + 1))
+    except Exception as e:  # noqa: BLE001 - a broker or database that is down must not stop the worker starting
+        log.warning("could not queue the start-up sweep: %s", e)

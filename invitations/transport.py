@@ -88,9 +88,13 @@ def _error_text(body: bytes) -> str:
 
 
 def request(
-    method: str, address: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+    method: str, address: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None,
+    read_timeout: float | None = None,
 ) -> Response:
-    """Send one request to the site known as `address`; raise TransportError unless it answers 2xx."""
+    """Send one request to the site known as `address`; raise TransportError unless it answers 2xx.
+
+    `read_timeout` may shorten the site's OUTGOING_READ_TIMEOUT for a call that should never take long.
+    """
     try:
         base = SiteDirectory.load().base_url(address)
     except UnknownSite as e:
@@ -107,7 +111,8 @@ def request(
             url,
             data=body,
             headers=headers,
-            timeout=(settings.OUTGOING_CONNECT_TIMEOUT, settings.OUTGOING_READ_TIMEOUT),
+            timeout=(settings.OUTGOING_CONNECT_TIMEOUT,
+                     min(settings.OUTGOING_READ_TIMEOUT, read_timeout or settings.OUTGOING_READ_TIMEOUT)),
             allow_redirects=False,
             stream=True,
         ) as r:

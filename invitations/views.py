@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from invitations import signing
 from invitations.directory import SiteDirectory
-from invitations.discovery import DISCOVERY_CACHE_SECONDS, DiscoveryError, discovery_document, partner_discover
+from invitations.discovery import discovery_document, partner_key_kept, partner_key_refused
 from invitations.inbox import InboxRefusal, inbox_apply
 from invitations.keys import key_id_prefix, load_public_key
 from invitations.messages import (
@@ -33,6 +34,8 @@ from jira.models import SiteConfiguration
 log = logging.getLogger(__name__)
 
 RETRY_SOON = (425, 503)  # answered with Retry-After: 1
+# How often one server process asks the worker for the same sender's discovery, at most.
+FETCH_RING_SECONDS = 5
 
 
 @require_GET
@@ -154,24 +157,39 @@ def _trusted_key(sender: str, key_id: str, link_ids: Iterable[Any], request: Htt
     """The public key (PEM) to verify the request with, or the refusal.
 
     The key pinned on a link of this sender that the request names, when it is the key
-    that signed; else the key the sender publishes at its discovery address (a burst of
-    invitations costs one fetch; a key id other than the remembered one is fetched again,
-    so a key the partner changed is seen at once). Whether a named link exists is not
-    told: both ways end in the same signature check.
+    that signed; else the key the sender publishes at its discovery address, as the site
+    last fetched it. The inbox never fetches it itself: a request of the sender may be
+    waiting on this site while it would wait on the sender (issue 15, item 3). A key not
+    fetched yet, or a key id other than the kept one (a key the partner changed), rings the
+    worker to fetch the sender's discovery and answers 425 with Retry-After at once; once
+    fetched for that key id, a key id still not the published one is refused. Whether a named link
+    exists is not told: both ways end in the same signature check.
     """
     pinned = (Link.objects.filter(pk__in=_link_ids(link_ids), partner_address=sender, partner_key_id=key_id)
               .values_list("partner_public_key_pem", flat=True).first())
     if pinned is not None:
         return pinned
-    try:
-        partner = partner_discover(sender, max_age=DISCOVERY_CACHE_SECONDS)
-        if partner.key_id != key_id:
-            partner = partner_discover(sender)
-    except DiscoveryError as e:
-        return _refuse(503, f"the sender's key could not be fetched: {e}", request)
-    if partner.key_id != key_id:
+    kept = partner_key_kept(sender)
+    if kept is not None and kept.key_id == key_id:
+        return kept.public_key_pem
+    if kept is not None and partner_key_refused(sender, key_id):
         return _refuse(401, "the signing key is not the one the sender publishes", request)
-    return partner.public_key_pem
+    _ring_fetch(sender, key_id)
+    return _refuse(425, "the sender's published key is being fetched; try again in a moment", request)
+
+
+def _ring_fetch(sender: str, key_id: str) -> None:
+    """Ask the worker to fetch the sender's discovery: once per process and key id per few seconds, best effort."""
+    from invitations.tasks import fetch_discovery
+
+    rung = f"invitations:discovery-rung:{sender}:{key_id}"
+    if not cache.add(rung, 1, timeout=FETCH_RING_SECONDS):
+        return
+    try:
+        fetch_discovery.delay(sender, key_id)
+    except Exception as e:  # noqa: BLE001 - a broker that is down: the sender retries, and rings again
+        cache.delete(rung)
+        log.warning("could not ask for %s's discovery: %s", sender, e)
 
 
 def _receive(envelope: Envelope, body: bytes, key_id: str, pem: str, *, enabled: bool,

@@ -61,8 +61,9 @@ SIGNATURE_MAX_SKEW_SECONDS = envint("SIGNATURE_MAX_SKEW_SECONDS", "30")
 DELIVERY_BACKOFF_BASE_SECONDS = float(os.getenv("DELIVERY_BACKOFF_BASE_SECONDS", "1"))
 DELIVERY_BACKOFF_MAX_SECONDS = float(os.getenv("DELIVERY_BACKOFF_MAX_SECONDS", "300"))
 DELIVERY_GIVE_UP_AFTER_SECONDS = envint("DELIVERY_GIVE_UP_AFTER_SECONDS", str(3 * 24 * 3600))
-# How long a worker owns a claimed message before another may take it over.
-DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", "60")
+# How long a worker owns a claimed message before another may take it over; a live worker
+# extends it every third of it while it sends, so a killed worker's messages wait seconds, not a minute.
+DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", "6")
 # The most messages sent to one partner in one signed request (capped at MAX_BATCH_MESSAGES): a
 # worker rung for one due message also takes the others due now for that partner, never waiting for more.
 DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "25")

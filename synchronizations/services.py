@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from invitations.directory import ADDRESS_HINT, InvalidAddress, SiteDirectory, normalize_address
-from invitations.discovery import DiscoveryError, partner_discover
+from invitations.discovery import PARTNER_STATE_MAX_AGE_SECONDS, DiscoveryError, partner_discover
 from invitations.outbox import link_open, outbox_write
 from issuesync.web import Refused
 from jira.models import IssueType, Project, SiteConfiguration
@@ -103,7 +103,7 @@ def synchronization_create(
     if not SiteConfiguration.load().is_enabled:
         raise ValidationError("Issue Sync is not active on this site. Switch it on before inviting a partner.")
     try:
-        partner = partner_discover(address)
+        partner = partner_discover(address, max_age=PARTNER_STATE_MAX_AGE_SECONDS)
     except DiscoveryError as e:
         raise ValidationError({"partner_address": f"{address} could not be reached. Try again later."}) from e
     if not partner.installed:

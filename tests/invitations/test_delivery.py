@@ -68,6 +68,36 @@ def test_two_workers_claiming_the_same_message_send_it_once() -> None:
     assert (message.state, message.attempts) == (DeliveryState.DELIVERED, 1)
 
 
+@pytest.mark.django_db(transaction=True)
+@override_settings(DELIVERY_LEASE_SECONDS=1)
+def test_it_keeps_extending_the_lease_while_a_slow_send_runs_so_no_other_worker_claims_it() -> None:
+    message = _outbox(synchronization())
+    seen: list[Any] = []
+    second: list[dict[uuid.UUID, float]] = []
+
+    def slow_send(*args: Any, **kwargs: Any) -> transport.Response:
+        # Three leases long: a second worker rung meanwhile finds the message still claimed.
+        deadline = timezone.now() + timedelta(seconds=3)
+        while timezone.now() < deadline:
+            seen.append(OutboxMessage.objects.filter(pk=message.pk).values_list("claimed_until", flat=True).get())
+            threading.Event().wait(0.25)
+        def other_worker() -> None:
+            second.append(outbox_deliver(outbox_id=message.pk))
+            connection.close()
+
+        other = threading.Thread(target=other_worker)
+        other.start()
+        other.join(timeout=10)
+        return transport.Response(200, b'{"status": "applied"}')
+
+    with mock.patch.object(transport, "request", side_effect=slow_send) as send:
+        outbox_deliver(outbox_id=message.pk)
+    assert send.call_count == 1 and second == [{}]
+    assert len(set(seen)) >= 3  # extended again and again
+    message.refresh_from_db()
+    assert (message.state, message.attempts) == (DeliveryState.DELIVERED, 1)
+
+
 def _fail(permanent: bool) -> Any:
     error = transport.TransportError("https://beta.atlassian.net could not be reached", permanent=permanent)
     return mock.patch.object(transport, "request", side_effect=error)
@@ -91,7 +121,9 @@ def test_the_delivery_state_is_delivered_pending_with_attempts_or_failed_with_wh
     assert info["error"] == "https://beta.atlassian.net could not be reached"
     assert info["next_attempt_at"] is not None
 
-    # Not due yet: a second doorbell does not send early.
+    # Not due yet: a second doorbell does not send early (the retry put a minute ahead, so that a slow
+    # machine taking longer than the first backoff over the request above cannot make it due).
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=60))
     with _ok() as send:
         assert outbox_deliver(outbox_id=message.pk) == {}
     send.assert_not_called()

@@ -106,6 +106,7 @@ def test_an_invitation_signed_with_a_key_the_sender_does_not_publish_is_refused(
     invite = invitation()
     before = Snapshot()
     with discovered(published):
+        assert send_batch(client, other, [encoded(invite)]).status_code == 425  # fetched again for this key id
         r = send_batch(client, other, [encoded(invite)])
     assert r.status_code == 401 and "not the one the sender publishes" in r.json()["error"]
     before.assert_unchanged()

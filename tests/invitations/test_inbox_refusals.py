@@ -2,7 +2,7 @@
 
 The partner cannot run in-process, so its requests are signed here with its
 own Ed25519 key through `invitations.signing.sign`; for invitations only the
-partner's discovery (`partner_discover`) is patched.
+transport is patched, answering the discovery document the partner publishes.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import json
 import logging
 import types
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -18,7 +20,8 @@ import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from invitations.discovery import PartnerDiscovery
+from invitations import tasks, transport
+from invitations.discovery import partner_key_fetch
 from invitations.messages import INBOX_PATH, Envelope
 from invitations.models import InboundMessage, Link, LinkStream
 from synchronizations.models import Synchronization
@@ -55,11 +58,29 @@ def send(client: Client, key: PartnerKey, env: Envelope, **sign: Any) -> Any:
     return post(client, body, key.sign(body, **sign))
 
 
-def discovered(key: PartnerKey) -> Any:
-    """The partner's discovery document as `partner_discover` would read it."""
-    found = PartnerDiscovery(address=key.address, installed=True, active=True, protocol_version=1,
-                             key_id=key.key_id, public_key_pem=key.pem)
-    return mock.patch("invitations.views.partner_discover", return_value=found)
+def published(key: PartnerKey) -> transport.Response:
+    """The discovery document the partner publishes with `key`."""
+    return transport.Response(200, json.dumps({
+        "address": key.address, "name": "beta", "app": {"name": "Issue Sync Pro", "installed": True, "active": True},
+        "protocol_version": 1, "inbox": INBOX_PATH,
+        "public_key": {"key_id": key.key_id, "algorithm": "ed25519", "pem": key.pem},
+    }).encode())
+
+
+@contextmanager
+def discovered(key: PartnerKey) -> Iterator[None]:
+    """The partner publishes `key`, and this site has fetched it; a fetch the inbox asks for runs at once.
+
+    The inbox never fetches while a partner waits (it asks the worker and answers 425):
+    here the worker's task runs inline, as soon as the inbox rings for it.
+    """
+    def ring(address: str, key_id: str = "") -> None:
+        tasks.fetch_discovery(address, key_id)
+
+    with mock.patch.object(transport, "request", side_effect=lambda *a, **kw: published(key)), \
+            mock.patch.object(tasks.fetch_discovery, "delay", side_effect=ring):
+        partner_key_fetch(key.address)
+        yield
 
 
 class Snapshot:
@@ -177,7 +198,8 @@ def test_it_refuses_a_key_that_is_not_the_pinned_one(client: Client, accept: Env
     # Same sender, a valid key id on beta's own discovery address, but not the key pinned at invitation time.
     other = PartnerKey(BETA)
     before = Snapshot()
-    with discovered(PartnerKey(BETA)):  # beta publishes neither
+    with discovered(PartnerKey(BETA)):  # beta publishes neither: fetched again for this key id, then refused
+        assert_refused(send(client, other, accept), 425, "being fetched", before, caplog)
         assert_refused(send(client, other, accept), 401, "not the one the sender publishes", before, caplog)
     with discovered(other):  # beta publishes it now: the signature is good, but the synchronization pins another
         assert_refused(send(client, other, accept), 401, "not the one pinned", before, caplog)
@@ -212,6 +234,7 @@ def test_it_refuses_an_invitation_signed_with_a_key_beta_does_not_publish(
 ) -> None:
     before = Snapshot()
     with discovered(PartnerKey(BETA)):
+        assert_refused(send(client, key, invitation()), 425, "being fetched", before, caplog)
         r = send(client, key, invitation())
     assert_refused(r, 401, "not the one the sender publishes", before, caplog)
 
@@ -276,7 +299,9 @@ def test_an_unverified_message_is_401_whether_its_synchronization_exists_or_not(
     before = Snapshot()
     assert_refused(post(client, encoded(env), {}), 401, "the request is not signed", before, caplog)
     with discovered(key):
-        assert_refused(send(client, PartnerKey(BETA), env), 401, "not the one the sender publishes", before, caplog)
+        other = PartnerKey(BETA)
+        assert_refused(send(client, other, env), 425, "being fetched", before, caplog)
+        assert_refused(send(client, other, env), 401, "not the one the sender publishes", before, caplog)
         body = encoded(env)
         forged = dict(key.sign(body), Signature="issuesync=:" + "A" * 86 + "==:")
         assert_refused(post(client, body, forged), 401, "bad signature", before, caplog)

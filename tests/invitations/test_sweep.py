@@ -81,3 +81,27 @@ def test_a_sweep_left_waiting_in_the_queue_longer_than_the_grace_is_dropped() ->
 def test_the_embedded_broker_polls_ten_times_a_second(tmp_path: Any) -> None:
     with Connection(f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}") as conn:
         assert conn.transport.polling_interval == 0.1
+
+
+def test_it_sweeps_when_a_worker_starts_and_again_as_the_last_claim_runs_out() -> None:
+    from invitations import tasks
+
+    _message(due_for=0, state=DeliveryState.DELIVERING, claimed_until=timezone.now() + timedelta(seconds=4))
+    _message(due_for=0, state=DeliveryState.DELIVERING, claimed_until=timezone.now() + timedelta(seconds=2))
+    with mock.patch.object(tasks.sweep_outbox, "apply_async") as sweep, \
+            mock.patch.object(tasks.prefetch_partners, "apply_async") as prefetch:
+        tasks.sweep_on_start()
+    assert prefetch.call_count == 1
+    now, later = sweep.call_args_list
+    assert now == mock.call()
+    assert 3.5 < later.kwargs["countdown"] <= 4 + tasks.CLAIM_EXPIRY_MARGIN_SECONDS
+
+
+def test_a_worker_starting_with_no_claim_running_sweeps_once() -> None:
+    from invitations import tasks
+
+    _message(due_for=0, state=DeliveryState.DELIVERING, claimed_until=timezone.now() - timedelta(seconds=1))
+    with mock.patch.object(tasks.sweep_outbox, "apply_async") as sweep, \
+            mock.patch.object(tasks.prefetch_partners, "apply_async"):
+        tasks.sweep_on_start()
+    assert sweep.call_args_list == [mock.call()]
