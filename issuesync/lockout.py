@@ -44,6 +44,8 @@ def lockout_message() -> str:
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None,
                      credentials: dict[str, Any] | None = None) -> HttpResponse:
     """AXES_LOCKOUT_CALLABLE: what a locked-out login attempt is answered, 429 either way."""
+    if request.path.startswith("/rest/"):  # the site's Jira REST API answers in Jira's error shape
+        return JsonResponse({"errorMessages": [lockout_message()], "errors": {}}, status=429)
     if request.path.startswith(API_PREFIXES) or "json" in request.headers.get("Accept", ""):
         return JsonResponse({"detail": lockout_message()}, status=429)
     return render(request, "registration/login.html", {"lockout": lockout_message()}, status=429)

@@ -18,7 +18,7 @@ from django.http import Http404
 from django.urls import path
 from django.utils import timezone
 from rest_framework import exceptions, status
-from rest_framework.authentication import SessionAuthentication
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -68,7 +68,9 @@ def jira_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 
 class JiraView(APIView):
     schema = None  # Jira's own API, documented in docs/jira-api.md; not part of the admin API's schema
-    authentication_classes = [JiraBasicAuthentication, SessionAuthentication]
+    # Jira's Basic email:token and the browser session; also the admin API's token
+    # (`Authorization: Token ...`, manage.py admin_token), so one script can read both APIs.
+    authentication_classes = [JiraBasicAuthentication, SessionAuthentication, TokenAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
     parser_classes = [JSONParser]

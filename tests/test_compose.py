@@ -45,7 +45,8 @@ def _names_read_by_settings() -> set[str]:
 def _names_read_by_entrypoint() -> set[str]:
     script = (ROOT / "bin" / "site").read_text()
     local = set(re.findall(r"^\s*([A-Z_][A-Z0-9_]*)=", script, re.M))  # the script's own variables
-    return set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", script)) - local
+    shell = {"PPID"}  # set by the shell itself, not by whoever starts the site
+    return set(re.findall(r"\$\{?([A-Z_][A-Z0-9_]*)", script)) - local - shell
 
 
 def _entrypoint_roles() -> set[str]:

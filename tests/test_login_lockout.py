@@ -98,3 +98,24 @@ def test_an_api_client_gets_the_lockout_as_json(admin: User) -> None:
         _login(client, "wrong")
     r = client.post("/login/", {"username": "admin", "password": "admin"}, headers={"Accept": "application/json"})
     assert r.status_code == 429 and LOCKED in r.json()["detail"]
+
+
+def test_it_locks_the_jira_rest_api_s_token_logins_with_jira_s_error_shape(admin: User) -> None:
+    from jira.services import api_token_create
+
+    _, token = api_token_create(user=admin, label="script")
+    client = Client()
+
+    def call(secret: str) -> tuple[int, dict]:
+        basic = base64.b64encode(f"admin@example.com:{secret}".encode()).decode()
+        r = client.get("/rest/api/3/myself", HTTP_AUTHORIZATION=f"Basic {basic}")
+        return r.status_code, r.json()
+
+    answers = [call("not-the-token") for _ in range(20)]
+    failures = settings.LOGIN_LOCKOUT_FAILURES
+    assert [status for status, _ in answers[:failures - 1]] == [401] * (failures - 1)
+    assert {status for status, _ in answers[failures:]} == {429}
+    assert LOCKED in answers[-1][1]["errorMessages"][0]
+    assert call(token)[0] == 429  # the right token too, while locked
+    _move_time_past_the_lock()
+    assert call(token)[0] == 200

@@ -26,7 +26,7 @@ now = timezone.now()
 scopes = Scope.objects.bulk_create([Scope(mode="show_all") for _ in range(1000)])
 syncs = Synchronization.objects.bulk_create([
     Synchronization(name=f"{PREFIX} {i:04d}", partner_address="https://beta.atlassian.net", role=Role.INVITER,
-                    status=statuses[i % 5], scope=scope, partner_key_id="k", partner_public_key_pem="p")
+                    status=statuses[i % 5], scope=scope)
     for i, scope in enumerate(scopes)])
 for i, s in enumerate(syncs):
     s.updated_at = now - datetime.timedelta(minutes=i + 1)
