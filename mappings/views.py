@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from mappings.forms import (
 from mappings.models import Mapping
 from mappings.services import StaleMapping, mapping_delete, mapping_local_view, mapping_save, mapping_set_enabled
 from synchronizations.models import Synchronization
+from synchronizations.presentation import MAPPING_REFUSALS, told_when_reachable
 from synchronizations.services import ActionRefused
 from synchronizations.states import ACCEPTED
 
@@ -74,7 +76,7 @@ def mapping_edit_view(request: HttpRequest, pk: Any, mapping_id: Any = None) -> 
                 if isinstance(e, StaleMapping):
                     section_errors["stale"] = [str(e)]
             else:
-                messages.success(request, f"Mapping “{saved.name}” saved. Your partner sees it too.")
+                messages.success(request, f"Mapping “{saved.name}” saved. {told_when_reachable(sync.partner_address)}")
                 return redirect(sync.get_absolute_url() + "#mappings")
     else:
         main, type_rows, field_rows, value_rows = initial_rows(
@@ -101,13 +103,22 @@ def mapping_enable_view(request: HttpRequest, pk: Any, mapping_id: Any) -> HttpR
     try:
         mapping_set_enabled(mapping=mapping, enabled=enabled, base_version=_version(request), user=request.user)
     except ValidationError as e:
-        messages.error(request, "This mapping cannot be enabled: " + " ".join(
+        return _refused_next_to_control(request, sync, mapping, "This mapping cannot be enabled: " + " ".join(
             m for ms in e.message_dict.values() for m in ms))
     except ActionRefused as e:
-        messages.error(request, str(e))
-    else:
-        messages.success(request, f"Mapping “{mapping.name}” {'enabled' if enabled else 'disabled'}.")
+        return _refused_next_to_control(request, sync, mapping, str(e))
+    messages.success(request, f"Mapping “{mapping.name}” {'enabled' if enabled else 'disabled'}. "
+                              f"{told_when_reachable(sync.partner_address)}")
     return redirect(sync.get_absolute_url() + "#mappings")
+
+
+def _refused_next_to_control(request: HttpRequest, sync: Synchronization, mapping: Mapping,
+                             reason: str) -> HttpResponse:
+    """The reason shows next to that mapping's Enable/Disable button, not in a flag far from it: the
+    detail page reads it from the session while its address names the mapping (`?refused=<id>`), so
+    its live refresh keeps it and a later visit does not."""
+    request.session[MAPPING_REFUSALS] = {str(mapping.pk): reason}
+    return redirect(f"{sync.get_absolute_url()}?{urlencode({'refused': mapping.pk})}#mapping-{mapping.pk}")
 
 
 @jira_admin_required
@@ -120,6 +131,6 @@ def mapping_delete_view(request: HttpRequest, pk: Any, mapping_id: Any) -> HttpR
     except ActionRefused as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, f"Mapping “{mapping.name}” deleted.")
+        messages.success(request, f"Mapping “{mapping.name}” deleted. {told_when_reachable(sync.partner_address)}")
     return redirect(sync.get_absolute_url() + "#mappings")
 
