@@ -217,7 +217,7 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     if sync.status == InvitationStatus.INVITATION_RECEIVED:
         return redirect("synchronizations:next", pk=sync.pk)
     # The open page polls its content (static/js/detail.js) so a partner's change shows without a reload.
-    live = bool(request.headers.get("X-Live-Detail"))
+    live = bool(request.headers.get("X-Live-Detail") or request.headers.get("HX-Request"))  # HX: bench.listscale
     template = "synchronizations/_detail.html" if live else "synchronizations/detail.html"
     delivery = synchronization_delivery(sync)
     response = render(request, template, {
@@ -227,7 +227,7 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
         "mappings_url": _mappings_url(sync), "refused": _refused_mapping(request), **detail_context(sync),
     })
-    return _not_modified_if_unchanged(request, response, vary="X-Live-Detail, Cookie") if live else response
+    return _not_modified_if_unchanged(request, response, vary="X-Live-Detail, HX-Request, Cookie") if live else response
 
 
 # Every render masks the CSRF token afresh: the same content in different bytes. Left out of the ETag.
