@@ -1,11 +1,12 @@
 """The mapping pages: Add mapping, edit, enable/disable, delete."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -16,11 +17,14 @@ from mappings.forms import (
     MappingForm,
     ValueMapFormSet,
     initial_rows,
+    mapping_changes,
     mapping_input,
+    mapping_snapshot,
 )
 from mappings.models import Mapping
 from mappings.services import StaleMapping, mapping_delete, mapping_local_view, mapping_save, mapping_set_enabled
 from synchronizations.models import Synchronization
+from synchronizations.presentation import MAPPING_REFUSALS, told_when_reachable
 from synchronizations.services import ActionRefused
 from synchronizations.states import ACCEPTED
 
@@ -51,6 +55,7 @@ def mapping_edit_view(request: HttpRequest, pk: Any, mapping_id: Any = None) -> 
     mapping = _mapping(sync, mapping_id) if mapping_id else None
     kw = {"form_kwargs": {"sync": sync}}
     section_errors: dict[str, list[str]] = {}
+    stale: dict[str, Any] = {}
     if request.method == "POST":
         form = MappingForm(request.POST, sync=sync)
         types = IssueTypePairFormSet(request.POST, prefix="types", **kw)  # type: ignore[arg-type]
@@ -65,16 +70,20 @@ def mapping_edit_view(request: HttpRequest, pk: Any, mapping_id: Any = None) -> 
                 )
             except ValidationError as e:
                 for key, errors in e.message_dict.items():
+                    if key == "fields":
+                        errors = _errors_on_rows(pairs, errors)
                     if key in SECTIONS:
-                        section_errors[key] = errors
+                        if errors:
+                            section_errors[key] = errors
                     else:
                         form.add_error(key if key in form.fields else None, errors)
+            except StaleMapping:
+                assert mapping is not None
+                stale = _stale_edit(form, mapping, sync)
             except ActionRefused as e:
                 form.add_error(None, str(e))
-                if isinstance(e, StaleMapping):
-                    section_errors["stale"] = [str(e)]
             else:
-                messages.success(request, f"Mapping “{saved.name}” saved. Your partner sees it too.")
+                messages.success(request, f"Mapping “{saved.name}” saved. {told_when_reachable(sync.partner_address)}")
                 return redirect(sync.get_absolute_url() + "#mappings")
     else:
         main, type_rows, field_rows, value_rows = initial_rows(
@@ -82,14 +91,41 @@ def mapping_edit_view(request: HttpRequest, pk: Any, mapping_id: Any = None) -> 
         )
         if mapping:
             main["version"] = mapping.version
+            main["started_from"] = mapping_snapshot(mapping_local_view(mapping, sync.role))
         form = MappingForm(initial=main, sync=sync)
         types = IssueTypePairFormSet(initial=type_rows, prefix="types", **kw)  # type: ignore[arg-type]
         pairs = FieldPairFormSet(initial=field_rows, prefix="fields", **kw)  # type: ignore[arg-type]
         values = ValueMapFormSet(initial=value_rows, prefix="values", **kw)  # type: ignore[arg-type]
     return render(request, "mappings/edit.html", {
         "sync": sync, "mapping": mapping, "form": form, "types": types, "pairs": pairs, "values": values,
-        "section_errors": section_errors,
-    })
+        "section_errors": section_errors, "stale": stale,
+    }, status=409 if stale else 200)
+
+
+def _errors_on_rows(pairs: Any, errors: list[str]) -> list[str]:
+    """Put each refused field pair's error on its own row; return what belongs to no row."""
+    left = list(errors)
+    for row in pairs.forms:
+        problem = row.row_problem()
+        if problem and problem[1] in left:
+            left.remove(problem[1])
+            row.add_row_error(*problem)
+    return left
+
+
+def _stale_edit(form: MappingForm, mapping: Mapping, sync: Synchronization) -> dict[str, Any]:
+    """A save made on an older version was refused: what was typed stays in the form, and the admin is
+    told what the partner changed since the editor opened. The form now carries the stored version, so
+    saving again applies what was typed over those changes, knowingly."""
+    mapping.refresh_from_db()
+    now = mapping_local_view(mapping, sync.role)
+    data = cast(QueryDict, form.data).copy()
+    data["version"], data["started_from"] = str(mapping.version), mapping_snapshot(now)
+    form.data = data
+    return {
+        "by": mapping.updated_by or "the partner", "at": mapping.updated_at,
+        "changes": mapping_changes(form.cleaned_data.get("started_from") or "", now),
+    }
 
 
 @jira_admin_required
@@ -101,13 +137,24 @@ def mapping_enable_view(request: HttpRequest, pk: Any, mapping_id: Any) -> HttpR
     try:
         mapping_set_enabled(mapping=mapping, enabled=enabled, base_version=_version(request), user=request.user)
     except ValidationError as e:
-        messages.error(request, "This mapping cannot be enabled: " + " ".join(
+        return _refused_next_to_control(request, sync, mapping, "This mapping cannot be enabled: " + " ".join(
             m for ms in e.message_dict.values() for m in ms))
     except ActionRefused as e:
-        messages.error(request, str(e))
-    else:
-        messages.success(request, f"Mapping “{mapping.name}” {'enabled' if enabled else 'disabled'}.")
+        return _refused_next_to_control(request, sync, mapping, str(e))
+    messages.success(request, f"Mapping “{mapping.name}” {'enabled' if enabled else 'disabled'}. "
+                              f"{told_when_reachable(sync.partner_address)}")
     return redirect(sync.get_absolute_url() + "#mappings")
+
+
+def _refused_next_to_control(request: HttpRequest, sync: Synchronization, mapping: Mapping,
+                             reason: str) -> HttpResponse:
+    """The reason shows next to that mapping's Enable/Disable button, not in a flag far from it: the
+    detail page reads it from the session while its address names the mapping (`?refused=<id>`), so
+    its live refresh keeps it and a later visit does not."""
+    request.session[MAPPING_REFUSALS] = {str(mapping.pk): reason}
+    # No "#fragment": Chromium's scroll to a fragment would take the focus from the button (pages.js
+    # focuses it, which scrolls it into view as well).
+    return redirect(f"{sync.get_absolute_url()}?{urlencode({'refused': mapping.pk})}")
 
 
 @jira_admin_required
@@ -120,6 +167,6 @@ def mapping_delete_view(request: HttpRequest, pk: Any, mapping_id: Any) -> HttpR
     except ActionRefused as e:
         messages.error(request, str(e))
     else:
-        messages.success(request, f"Mapping “{mapping.name}” deleted.")
+        messages.success(request, f"Mapping “{mapping.name}” deleted. {told_when_reachable(sync.partner_address)}")
     return redirect(sync.get_absolute_url() + "#mappings")
 

@@ -11,6 +11,10 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.text import Truncator
 
+# The session key under which an action refused on one mapping leaves its reason for the detail page,
+# which shows it next to that mapping's control: {mapping id: reason}.
+MAPPING_REFUSALS = "mapping_refusals"
+
 
 def site_host(address: str) -> str:
     """`https://beta.atlassian.net` -> `beta.atlassian.net`: how an admin names a site."""
@@ -50,3 +54,9 @@ def delivery_label(*, state: str, attempts: int = 0, next_attempt_at: datetime |
     if next_attempt_at is None or next_attempt_at <= now:
         return f"Waiting for {host}: attempt {attempt}, trying now"
     return f"Waiting for {host}: attempt {attempt}, next try in {_in((next_attempt_at - now).total_seconds())}"
+
+
+def told_when_reachable(partner: str) -> str:
+    """What a success flag adds when the action sends a message: it is queued, not yet delivered
+    (the Delivery line says when it has not arrived)."""
+    return f"{site_host(partner) or 'The partner'} is told as soon as it can be reached."

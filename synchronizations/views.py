@@ -6,6 +6,7 @@ every read through `selectors` or the model's own relations.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
@@ -30,7 +31,7 @@ from synchronizations import services
 from synchronizations.extensions import detail_context, scope_dependents
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
-from synchronizations.presentation import delivery_label, site_host
+from synchronizations.presentation import MAPPING_REFUSALS, delivery_label, site_host, told_when_reachable
 from synchronizations.selectors import (
     DeliveryInfo,
     synchronization_deliveries,
@@ -186,15 +187,7 @@ def synchronization_list_view(request: HttpRequest) -> HttpResponse:
     # per-render token (the Retry buttons submit one form outside them), so equal rows are equal
     # bytes: an unchanged list answers 304 with no body instead of the whole table again.
     response = render(request, "synchronizations/_rows.html", context)
-    etag = quote_etag(hashlib.blake2b(response.content, digest_size=12).hexdigest())
-    response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
-    response["Vary"] = "X-Live-Rows, HX-Request, Cookie"
-    if etag in (request.headers.get("If-None-Match") or "").split(", "):
-        not_modified = HttpResponseNotModified()
-        not_modified["ETag"] = etag
-        return not_modified
-    return response
+    return _not_modified_if_unchanged(request, response, vary="X-Live-Rows, HX-Request, Cookie")
 
 
 @jira_admin_required
@@ -223,16 +216,42 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     sync = get_object_or_404(Synchronization.listed.select_related("scope"), pk=pk)
     if sync.status == InvitationStatus.INVITATION_RECEIVED:
         return redirect("synchronizations:next", pk=sync.pk)
-    # htmx polls the page's content so a partner's change shows without a reload.
-    template = "synchronizations/_detail.html" if request.headers.get("HX-Request") else "synchronizations/detail.html"
+    # The open page polls its content (static/js/detail.js) so a partner's change shows without a reload.
+    live = bool(request.headers.get("X-Live-Detail") or request.headers.get("HX-Request"))  # HX: bench.listscale
+    template = "synchronizations/_detail.html" if live else "synchronizations/detail.html"
     delivery = synchronization_delivery(sync)
-    return render(request, template, {
+    response = render(request, template, {
         "sync": sync, "delivery": delivery, "delivery_label": _delivery_label(delivery, sync.partner_address),
         "actions": {a.name.lower() for a in allowed_actions(sync.status_enum)},
         "history": synchronization_history(sync, page=_page_number(request, "history")),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
-        "mappings_url": _mappings_url(sync), **detail_context(sync),
+        "mappings_url": _mappings_url(sync), "refused": _refused_mapping(request), **detail_context(sync),
     })
+    return _not_modified_if_unchanged(request, response, vary="X-Live-Detail, HX-Request, Cookie") if live else response
+
+
+# Every render masks the CSRF token afresh: the same content in different bytes. Left out of the ETag.
+_CSRF_VALUE = re.compile(rb'name="csrfmiddlewaretoken" value="[^"]*"')
+
+
+def _not_modified_if_unchanged(request: HttpRequest, response: HttpResponse, *, vary: str) -> HttpResponse:
+    """A 304 with no body when the content is what the page already shows (its If-None-Match)."""
+    etag = quote_etag(hashlib.blake2b(_CSRF_VALUE.sub(b"", response.content), digest_size=12).hexdigest())
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    response["Vary"] = vary
+    if etag in (request.headers.get("If-None-Match") or "").split(", "):
+        not_modified = HttpResponseNotModified()
+        not_modified["ETag"] = etag
+        return not_modified
+    return response
+
+
+def _refused_mapping(request: HttpRequest) -> dict[str, str]:
+    """An action refused on one mapping: its id and reason, shown next to its control."""
+    mapping_id = request.GET.get("refused", "")
+    reason = (request.session.get(MAPPING_REFUSALS) or {}).get(mapping_id)
+    return {"id": mapping_id, "reason": reason} if reason else {}
 
 
 def _page_number(request: HttpRequest, name: str) -> int:
@@ -265,7 +284,8 @@ def synchronization_next_view(request: HttpRequest, pk: str) -> HttpResponse:
         except services.ActionRefused as e:
             return _refused(request, e, sync)
         else:
-            messages.success(request, f"You accepted “{sync.name}”. Now map your fields.")
+            messages.success(request, f"You accepted “{sync.name}”. {told_when_reachable(sync.partner_address)} "
+                                      "Now map your fields.")
             return redirect(sync.get_absolute_url())
     return render(request, "synchronizations/next.html", {"sync": sync, "form": form},
                   status=400 if form.errors else 200)
@@ -330,9 +350,11 @@ def synchronization_scope_view(request: HttpRequest, pk: str) -> HttpResponse:
                                      "{}, then enable {} again.".format(
                                          _count(len(disabled), "mapping"), ", ".join(f"“{n}”" for n in disabled),
                                          "it" if len(disabled) == 1 else "them",
-                                         "it" if len(disabled) == 1 else "them"))
+                                         "it" if len(disabled) == 1 else "them")
+                                     + " " + told_when_reachable(sync.partner_address))
                 else:
-                    messages.success(request, "Synchronization Scope saved.")
+                    messages.success(request, "Synchronization Scope saved. "
+                                     + told_when_reachable(sync.partner_address))
                 return redirect(sync.get_absolute_url())
     return render(request, "synchronizations/scope.html", {
         "sync": sync, "form": form, "disables": sorted(disables.items(), key=lambda item: item[1]),
@@ -344,7 +366,7 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def _action(service: Callable[..., Any], done: str, to_list: bool) -> View:
+def _action(service: Callable[..., Any], done: str, to_list: bool, tells_partner: bool = True) -> View:
     @jira_admin_required
     @require_POST
     def view(request: HttpRequest, pk: str) -> HttpResponse:
@@ -353,7 +375,8 @@ def _action(service: Callable[..., Any], done: str, to_list: bool) -> View:
             service(synchronization=sync, user=request.user)
         except services.ActionRefused as e:
             return _refused(request, e, sync)
-        messages.success(request, done.format(name=sync.name))
+        told = " " + told_when_reachable(sync.partner_address) if tells_partner else ""
+        messages.success(request, done.format(name=sync.name) + told)
         return redirect("synchronizations:list" if to_list else sync.get_absolute_url())
 
     return view
@@ -361,7 +384,9 @@ def _action(service: Callable[..., Any], done: str, to_list: bool) -> View:
 
 synchronization_reject_view = _action(services.synchronization_reject, "You rejected “{name}”.", True)
 synchronization_delete_view = _action(services.synchronization_delete, "“{name}” was deleted.", False)
-synchronization_remove_view = _action(services.synchronization_remove, "“{name}” was removed from the list.", True)
+# Removing a record is local: the partner is not told.
+synchronization_remove_view = _action(services.synchronization_remove, "“{name}” was removed from the list.", True,
+                                      tells_partner=False)
 
 
 @jira_admin_required

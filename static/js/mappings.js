@@ -7,8 +7,8 @@
     var pattern = new RegExp(prefix + "-(\\d+|__prefix__)-");
     var rows = tbody.querySelectorAll("tr[data-row]");
     rows.forEach(function (row, i) {
-      row.querySelectorAll("[name], [id], label[for]").forEach(function (el) {
-        ["name", "id", "for"].forEach(function (attr) {
+      row.querySelectorAll("[name], [id], label[for], [aria-describedby]").forEach(function (el) {
+        ["name", "id", "for", "aria-describedby"].forEach(function (attr) {
           var value = el.getAttribute(attr);
           if (value) el.setAttribute(attr, value.replace(pattern, prefix + "-" + i + "-"));
         });
@@ -19,7 +19,8 @@
     document.getElementById("id_" + prefix + "-TOTAL_FORMS").value = String(rows.length);
   }
 
-  function offerCompatible(row) {
+  // keepChosen: on a page the server sent back, a refused pair stays chosen (its row says why).
+  function offerCompatible(row, keepChosen) {
     var local = row.querySelector("[data-local-field]");
     var partner = row.querySelector("[data-partner-field]");
     if (!local || !partner) return;
@@ -27,7 +28,7 @@
     var accepts = chosen && chosen.getAttribute("data-accepts");
     Array.prototype.forEach.call(partner.options, function (option) {
       var kind = option.getAttribute("data-kind");
-      var fits = !accepts || !kind || accepts.split(" ").indexOf(kind) !== -1;
+      var fits = !accepts || !kind || accepts.split(" ").indexOf(kind) !== -1 || (keepChosen && option.selected);
       option.disabled = !fits;
       option.hidden = !fits;
     });
@@ -44,6 +45,7 @@
       renumber(tbody);
       var row = tbody.lastElementChild;
       offerCompatible(row);
+      offerValues(row);
       row.querySelector("select, input").focus();
       return;
     }
@@ -61,10 +63,41 @@
     }
   });
 
+  // A value row offers only the values of its field: this site's, and those of the partner field it
+  // is paired with in the Fields table (the option lists are grouped by field name).
+  function offerValues(row) {
+    var field = row.querySelector("[data-value-field]");
+    if (!field) return;
+    var localName = field.value ? field.options[field.selectedIndex].text : "";
+    var partnerName = "";
+    document.querySelectorAll('[data-rows="fields"] tr[data-row]').forEach(function (pair) {
+      var local = pair.querySelector("[data-local-field]");
+      var partner = pair.querySelector("[data-partner-field]");
+      if (field.value && local.value === field.value && partner.value) {
+        partnerName = partner.options[partner.selectedIndex].text.replace(/ \([^)]*\)$/, "");
+      }
+    });
+    [["[data-local-value]", localName], ["[data-partner-value]", partnerName]].forEach(function (pick) {
+      var select = row.querySelector(pick[0]);
+      select.querySelectorAll("optgroup").forEach(function (group) {
+        var shown = !pick[1] || group.label === pick[1];
+        group.hidden = !shown;
+        group.disabled = !shown;
+      });
+    });
+  }
+
   document.addEventListener("change", function (e) {
     if (e.target.matches("[data-local-field]")) offerCompatible(e.target.closest("tr"));
+    if (e.target.matches("[data-value-field]")) offerValues(e.target.closest("tr"));
+    if (e.target.matches("[data-local-field], [data-partner-field]")) {
+      document.querySelectorAll('[data-rows="values"] tr[data-row]').forEach(offerValues);
+    }
   });
 
-  function init() { document.querySelectorAll("tr[data-row]").forEach(offerCompatible); }
+  function init() {
+    document.querySelectorAll("tr[data-row]").forEach(function (row) { offerCompatible(row, true); });
+    document.querySelectorAll('[data-rows="values"] tr[data-row]').forEach(offerValues);
+  }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();

@@ -66,21 +66,14 @@
     flag.addEventListener("mouseleave", resume); flag.addEventListener("focusout", resume);
   }
 
-  // A live region refreshed by htmx (the detail page) is checked again when its answer arrives:
-  // the admin may have moved into it, or opened a menu or dialog, since the request left.
-  document.addEventListener("htmx:beforeSwap", function (e) {
-    var target = e.detail.target;
-    if (!target || !target.hasAttribute("data-live-guard")) return;
-    if (target.contains(document.activeElement) || document.querySelector("dialog[open], [data-menu][aria-expanded=true]")) {
-      e.detail.shouldSwap = false;
-    }
-  });
-
   function init() {
     document.querySelectorAll("[data-flag-autoclose]").forEach(autoclose);
     var form = document.querySelector("form[data-focus-invalid]");
     var first = form && form.querySelector("[data-focus-first], [aria-invalid=true]");
     if (first) first.focus();
+    // A refused action's control (its reason is next to it, in its description) keeps the focus.
+    var refused = document.querySelector("[data-focus-refused]");
+    if (!first && refused) refused.focus();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init); else init();
 })();

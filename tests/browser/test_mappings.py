@@ -41,6 +41,9 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     b = _page(browser, beta)
     b.goto(beta.url + DETAIL.format(sync_id))
     expect(b.locator(".facts")).to_contain_text("Not configured")
+    # beta's admin is on a link of the top bar while alpha changes the synchronization.
+    b_focus = b.get_by_role("link", name="Projects", exact=True)
+    b_focus.focus()
     a.get_by_role("link", name="Add mapping").first.click()
     expect(a.get_by_role("heading", name="Add mapping")).to_be_visible()
 
@@ -69,12 +72,24 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     partner_field = a.get_by_label("Partner's field 3")
     expect(partner_field.locator("option", has_text="Estimate (number)")).to_be_disabled()
     expect(partner_field.locator("option", has_text="Client (text)")).to_be_enabled()
+    # A pair that cannot work (forced past the editor's filter here, as when the partner changed a
+    # field's type meanwhile) is refused on its own row, not at the top of the section.
+    partner_field.evaluate("s => { for (const o of s.options) { o.disabled = false; o.hidden = false; } }")
+    partner_field.select_option(label="Estimate (number)")
+    a.get_by_role("button", name="Save mapping").click()
+    expect(partner_field).to_have_attribute("aria-invalid", "true")
+    expect(partner_field).to_have_accessible_description(
+        re.compile(r"Customer \(text\) cannot be mapped to Estimate \(number\)"))
+    expect(a.get_by_role("group", name="Fields").get_by_role("alert")).to_have_count(0)
+    expect(partner_field).to_have_value(re.compile("customfield_"))  # what was chosen is kept
+    assert_accessible(a)
     partner_field.select_option(label="Client (text)")
     a.get_by_label("Direction 3").select_option(label="To the partner only")
     shot(a, "20-add-mapping")
     a.get_by_role("button", name="Save mapping").click()
 
-    expect(a.get_by_role("status")).to_contain_text("Mapping “Bugs both ways” saved")
+    expect(a.get_by_role("status")).to_contain_text(
+        "Mapping “Bugs both ways” saved. beta.atlassian.net is told as soon as it can be reached.")
     row = a.locator("#mappings").get_by_role("row").filter(has_text="Bugs both ways")
     expect(row).to_contain_text("ALPHA ↔ BETA")
     expect(row).to_contain_text("Summary ↔ Summary, Description ↔ Description, Customer → Client")
@@ -87,6 +102,11 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     b_row = b.locator("#mappings").get_by_role("row").filter(has_text="Bugs both ways")
     expect(b_row).to_contain_text("BETA ↔ ALPHA", timeout=LIVE)
     expect(b.locator(".facts")).to_contain_text("Active", timeout=LIVE)
+    expect(b_focus).to_be_focused()  # the page changed under it, the focus stayed
+    # While nothing changes, the open page's polls are answered 304, with no body.
+    with b.expect_response(lambda r: r.url == beta.url + DETAIL.format(sync_id) and r.status == 304,
+                           timeout=3 * LIVE):
+        pass
 
     # alpha opens the editor; meanwhile beta renames the mapping. alpha's save is refused, not merged.
     a.locator("#mappings").get_by_role("link", name="Bugs both ways").click()
@@ -102,7 +122,13 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
              timeout=10, what="alpha to receive beta's edit")
     a.get_by_label("Filter").fill("labels = mobile")
     a.get_by_role("button", name="Save mapping").click()
-    expect(a.get_by_role("alert")).to_contain_text("This mapping was changed by admin (https://beta.atlassian.net)")
+    stale = a.get_by_role("alert")
+    expect(stale).to_contain_text("This mapping was changed by admin (https://beta.atlassian.net)")
+    # What beta changed since alpha opened the editor is listed; what alpha typed is kept.
+    expect(stale.get_by_role("listitem")).to_have_text(["Mapping name: now “Bugs, renamed on beta”"])
+    expect(stale).to_be_focused()
+    expect(a.get_by_label("Filter")).to_have_value("labels = mobile")
+    expect(a.get_by_label("This site's field 3")).to_have_value(re.compile("customfield_"))
     shot(a, "22-stale-edit")
     a.goto(alpha.url + DETAIL.format(sync_id))
     expect(a.locator("#mappings")).to_contain_text("Bugs, renamed on beta")
@@ -113,7 +139,8 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     # Disabling the only enabled mapping on beta: Not configured on both sides.
     b.goto(beta.url + DETAIL.format(sync_id))
     b.get_by_role("button", name="Disable Bugs, renamed on beta").click()
-    expect(b.get_by_role("status")).to_contain_text("disabled")
+    expect(b.get_by_role("status")).to_contain_text(
+        "Mapping “Bugs, renamed on beta” disabled. alpha.atlassian.net is told as soon as it can be reached.")
     expect(b.locator(".facts")).to_contain_text("Not configured")
     expect(a.locator(".facts")).to_contain_text("Not configured", timeout=LIVE)
     expect(a.locator("#mappings").get_by_role("row").filter(has_text="renamed")).to_contain_text("Disabled")
@@ -123,7 +150,7 @@ def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
     dialog = a.get_by_role("dialog", name="Delete this mapping?")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Delete mapping").click()
-    expect(a.get_by_role("status")).to_contain_text("deleted")
+    expect(a.get_by_role("status")).to_contain_text("deleted. beta.atlassian.net is told as soon as it can be reached.")
     expect(a.get_by_text("No mappings yet")).to_be_visible()
     expect(b.get_by_text("No mappings yet")).to_be_visible(timeout=LIVE)
     expect(b.locator(".facts")).to_contain_text("Not configured")
@@ -163,6 +190,7 @@ def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
     expect(b.locator("#mappings")).to_contain_text("Enabled")  # nothing saved yet
     a.get_by_role("button", name="Save and disable 1 mapping").click()
     expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved. 1 mapping disabled: “Website bugs”")
+    expect(a.get_by_role("status")).to_contain_text("beta.atlassian.net is told as soon as it can be reached.")
     warning = "Disabled because a scope no longer shows WEB"
     expect(a.locator("#mappings")).to_contain_text(warning)
     expect(a.locator(".facts")).to_contain_text("Not configured")
@@ -170,7 +198,44 @@ def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
 
     expect(b.locator("#mappings")).to_contain_text(warning, timeout=LIVE)
     expect(b.locator(".facts")).to_contain_text("Not configured")
-    # Enabling it again is refused while the scope hides the project, with the reason.
+    # Enabling it again is refused while the scope hides the project, with the reason next to the
+    # Enable button (its description), which keeps the focus.
     b.get_by_role("button", name="Enable Website bugs").click()
-    expect(b.get_by_role("alert").or_(b.get_by_role("status"))).to_contain_text("cannot be enabled")
+    enable = b.get_by_role("button", name="Enable Website bugs")
+    expect(enable).to_be_focused()
+    expect(enable).to_have_accessible_description(
+        re.compile("This mapping cannot be enabled: Choose one of the partner's projects"))
+    row = b.locator("#mappings").get_by_role("row").filter(has_text="Website bugs")
+    expect(row.get_by_role("alert")).to_contain_text("cannot be enabled")
+    expect(b.locator(".flag")).to_have_count(0)  # not a flag far from the button
+    shot(b, "25-enable-refused")
     expect(b.locator(".facts")).to_contain_text("Not configured")
+
+
+def test_value_pairs_are_picked_from_both_sides_option_lists(browser: Browser, sites: LiveSites,
+                                                             alpha_api: Api, beta_api: Api) -> None:
+    alpha = sites["alpha"]
+    sync_id = _accepted(alpha_api, beta_api, f"Priorities {uuid.uuid4().hex[:6]}")
+    a = _page(browser, alpha)
+    a.goto(alpha.url + DETAIL.format(sync_id).rstrip("/") + "/mappings/add/")
+    a.get_by_label("Mapping name").fill("Priorities")
+    a.get_by_label("This site's project").select_option(label="Alpha Platform (ALPHA)")
+    a.get_by_label("Partner's project").select_option(label="Beta Mobile App (BETA)")
+    a.get_by_label("This site's issue type 1").select_option("Bug")
+    a.get_by_label("Partner's issue type 1").select_option("Bug")
+    a.get_by_label("This site's field 3").select_option(label="Priority (select list)")
+    a.get_by_label("Partner's field 3").select_option(label="Priority (select list)")
+    a.get_by_role("button", name="Add value pair").click()
+    a.get_by_label("Value field 1").select_option(label="Priority")
+    # Only Priority's values are offered on each side, from each site's own list.
+    theirs, ours = a.get_by_label("Partner's value 1"), a.get_by_label("This site's value 1")
+    expect(ours.locator("optgroup[label='Status']")).to_have_attribute("hidden", "")
+    expect(theirs.locator("optgroup[label='Priority']")).not_to_have_attribute("hidden", "")
+    theirs.select_option("Highest")
+    ours.select_option("High")
+    assert_accessible(a)
+    a.get_by_role("button", name="Save mapping").click()
+    expect(a.get_by_role("status")).to_contain_text("Mapping “Priorities” saved")
+    a.locator("#mappings").get_by_role("link", name="Priorities").click()
+    expect(a.get_by_label("Partner's value 1")).to_have_value("Highest")
+    expect(a.get_by_label("This site's value 1")).to_have_value("High")

@@ -133,6 +133,7 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     b.locator("[data-picker] input[type=checkbox]").first.check()
     b.get_by_role("button", name="Accept").click()
     expect(b.get_by_text("Next step: map your fields")).to_be_visible()
+    expect(b.get_by_role("status")).to_contain_text("alpha.atlassian.net is told as soon as it can be reached.")
     expect(b.get_by_text("Not configured").first).to_be_visible()
 
     # Alpha's open list changes by itself.
@@ -152,7 +153,8 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     a.get_by_label("OPS (Operations)").check()
     shot(a, "09-edit-scope")
     a.get_by_role("button", name="Save").click()
-    expect(a.get_by_role("status")).to_contain_text("Synchronization Scope saved")
+    expect(a.get_by_role("status")).to_contain_text(
+        "Synchronization Scope saved. beta.atlassian.net is told as soon as it can be reached.")
     expect(a.get_by_text("Hide only selected")).to_be_visible()
     # Beta is told: what alpha lets it see now includes the Website project.
     def beta_sees_website() -> bool:
@@ -186,7 +188,7 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     more.click()
     a.get_by_role("button", name="Delete").click()
     dialog.get_by_role("button", name="Delete").click()
-    expect(a.get_by_role("status")).to_contain_text("was deleted")
+    expect(a.get_by_role("status")).to_contain_text("was deleted. beta.atlassian.net is told as soon as it")
     expect(a.locator(".facts").get_by_text("Deleted")).to_be_visible()
 
     b.goto(beta.url + "/")
@@ -197,6 +199,7 @@ def test_invite_accept_delete_and_remove(browser: Browser, sites: LiveSites) -> 
     shot(b, "11-remove-record-dialog")
     b.get_by_role("dialog").get_by_role("button", name="Remove record").click()
     expect(b.get_by_role("status")).to_contain_text("removed from the list")
+    expect(b.get_by_role("status")).not_to_contain_text("is told")  # the partner is not told
     expect(_row(b, name)).to_have_count(0)
 
 
@@ -216,6 +219,7 @@ def test_reject_with_confirmation(browser: Browser, sites: LiveSites) -> None:
     shot(b, "12-reject-dialog")
     dialog.get_by_role("button", name="Reject").click()
     expect(b.get_by_role("status")).to_contain_text("You rejected")
+    expect(b.get_by_role("status")).to_contain_text("alpha.atlassian.net is told as soon as it can be reached.")
     expect(_row(b, name)).to_contain_text("Rejected")
 
     expect(_row(a, name)).to_contain_text("Rejected", timeout=LIVE)
