@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -96,6 +97,9 @@ class MessageType:
     name: str
     payload: type[serializers.Serializer]
     creates_synchronization: bool = False
+    # A kind owned by another app (issue traffic): applied by this function, with the synchronization
+    # locked, inside the inbox's transaction; it returns "applied" or "absorbed" and never refuses.
+    apply: Callable[[Any, Envelope], str] | None = None
 
 
 REGISTRY: dict[str, MessageType] = {
@@ -112,9 +116,17 @@ REGISTRY: dict[str, MessageType] = {
 }
 
 
+def kind_register(kind: MessageType) -> None:
+    """Add a kind owned by another app, from its AppConfig.ready()."""
+    existing = REGISTRY.get(kind.name)
+    if existing is not None and existing != kind:
+        raise ValueError(f"message kind {kind.name!r} is registered twice")
+    REGISTRY[kind.name] = kind
+
+
 class EnvelopeSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    type = serializers.ChoiceField(choices=sorted(REGISTRY))
+    type = serializers.CharField(max_length=40)  # one of REGISTRY, which apps extend in their ready()
     synchronization_id = serializers.UUIDField()
     sequence = serializers.IntegerField(min_value=1)
     sender = serializers.CharField(max_length=200)
@@ -123,6 +135,8 @@ class EnvelopeSerializer(serializers.Serializer):
     payload = serializers.DictField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["type"] not in REGISTRY:
+            raise serializers.ValidationError({"type": f"{attrs['type']!r} is not a kind of message this site knows"})
         payload = REGISTRY[attrs["type"]].payload(data=attrs["payload"])
         if not payload.is_valid():
             raise serializers.ValidationError({"payload": payload.errors})

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "invitations",
     "synchronizations",
     "mappings",
+    "replication",  # issue sync itself: the top layer, subscribed to jira's issue_changed
 ]
 
 MIDDLEWARE = [

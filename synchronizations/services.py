@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from invitations.directory import ADDRESS_HINT, InvalidAddress, SiteDirectory, normalize_address
 from invitations.discovery import DiscoveryError, partner_discover
-from invitations.messages import Envelope
+from invitations.messages import REGISTRY, Envelope
 from invitations.models import InboundMessage
 from invitations.outbox import outbox_write
 from jira.models import IssueType, Project, SiteConfiguration
@@ -204,7 +204,8 @@ def message_apply(
     repeated delivery is acknowledged and changes nothing.
     """
     with transaction.atomic():
-        event = Received(envelope.type)
+        owned_elsewhere = REGISTRY[envelope.type].apply
+        event = None if owned_elsewhere else Received(envelope.type)
         sync = Synchronization.objects.select_for_update().filter(pk=envelope.synchronization_id).first()
         # Checked under the lock: a concurrent delivery of this same message may have
         # committed while we waited for it (each statement sees what is committed when it runs).
@@ -226,6 +227,17 @@ def message_apply(
                 raise MessageRefused(f"waiting for message #{expected} first", status=425)
             if envelope.sequence < expected:
                 raise MessageRefused(f"message #{envelope.sequence} was already applied", status=422)
+            if owned_elsewhere is not None:
+                # Issue traffic: its app decides, and never refuses (a problem is that issue's error).
+                outcome = owned_elsewhere(sync, envelope)
+                sync.last_received_sequence = envelope.sequence
+                sync.save()
+                InboundMessage.objects.create(
+                    id=envelope.id, synchronization_id=envelope.synchronization_id, sequence=envelope.sequence,
+                    message_type=envelope.type, sender=envelope.sender, body=body,
+                )
+                return outcome
+            assert event is not None
             status = InvitationStatus(sync.status)
             new = next_status(status, event)
             if new is None:
