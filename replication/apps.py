@@ -11,7 +11,10 @@ class ReplicationConfig(AppConfig):
 
     def ready(self) -> None:
         from jira.signals import issue_changed
-        from replication import receivers, wire
+        from replication import receivers, selectors, wire
+        from synchronizations.extensions import detail_context_register, row_notes_register
 
         wire.kinds_register()
+        row_notes_register(selectors.row_notes)
+        detail_context_register(selectors.detail_context)
         issue_changed.connect(receivers.on_issue_changed, dispatch_uid="replication.on_issue_changed")

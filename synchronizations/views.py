@@ -26,6 +26,7 @@ from invitations.models import OutboxMessage
 from invitations.outbox import outbox_retry
 from mappings.selectors import mapping_rows
 from synchronizations import services
+from synchronizations.extensions import detail_context, row_notes
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
 from synchronizations.selectors import (
@@ -82,7 +83,8 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     page = Paginator(rows_qs, PAGE_SIZE).get_page(request.GET.get("page"))
     syncs = list(page.object_list)
     deliveries = synchronization_deliveries(syncs)
-    rows = [_list_row(s, deliveries[s.pk]) for s in syncs]
+    notes = row_notes(syncs)
+    rows = [_list_row(s, deliveries[s.pk], notes.get(str(s.pk), [])) for s in syncs]
     return {"page": page, "rows": rows, "status": status, "statuses": InvitationStatus.choices}
 
 
@@ -110,9 +112,10 @@ class ListRow(TypedDict):
     next_url: str  # only when the next step is ours (invitation received)
     retry_url: str  # only when a message failed
     delivery_label: str  # "" when everything was delivered
+    notes: list[tuple[str, str]]  # (text, url) added by apps above (issue sync: issues in error)
 
 
-def _list_row(sync: Synchronization, delivery: DeliveryInfo) -> ListRow:
+def _list_row(sync: Synchronization, delivery: DeliveryInfo, notes: list[tuple[str, str]]) -> ListRow:
     detail, next_step, retry = _row_urls()
     pk = str(sync.pk)
     updated = timezone.localtime(sync.updated_at)
@@ -122,6 +125,7 @@ def _list_row(sync: Synchronization, delivery: DeliveryInfo) -> ListRow:
         updated_iso=updated.isoformat(), updated_label=f"{updated:%b} {updated.day}, {updated:%Y %H:%M}",
         url=detail(pk), next_url=next_step(pk) if sync.status == InvitationStatus.INVITATION_RECEIVED else "",
         retry_url=retry(pk) if delivery.state == "failed" else "", delivery_label=_delivery_label(delivery),
+        notes=notes,
     )
 
 
@@ -179,7 +183,7 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     return render(request, template, {
         "sync": sync, "delivery": synchronization_delivery(sync), "history": synchronization_history(sync),
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
-        "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync),
+        "mappings_url": _mappings_url(sync), "mappings": mapping_rows(sync), **detail_context(sync),
     })
 
 
