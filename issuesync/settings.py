@@ -142,8 +142,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
-# Passwords for pages; API tokens (HTTP Basic email:token, as Jira Cloud) for the REST API.
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "jira.auth.ApiTokenBackend"]
+# API tokens (HTTP Basic email:token, as Jira Cloud) for the REST API, passwords for pages. The token
+# backend comes first: a valid token is then accepted without ModelBackend hashing it as a password.
+AUTHENTICATION_BACKENDS = ["jira.auth.ApiTokenBackend", "django.contrib.auth.backends.ModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "synchronizations:list"
 LOGOUT_REDIRECT_URL = "login"

@@ -32,8 +32,11 @@ urlpatterns = [
     path("api/", include(issue_sync_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("rest/api/3/", include(jira_api.urlpatterns)),
+    path("rest/api/3/", include(jira_api.urlpatterns), {"api_version": "3"}),
+    path("rest/api/2/", include(jira_api.urlpatterns), {"api_version": "2"}),
+    path("rest/api/latest/", include(jira_api.urlpatterns), {"api_version": "2"}),
     path("plugins/servlet/ac/issue-sync/synchronizations/<uuid:pk>/mappings/", include("mappings.urls")),
     path("plugins/servlet/ac/issue-sync/", include("replication.urls")),
+    path("", include("jira.urls")),
     path("", include("synchronizations.urls")),
 ]

@@ -204,7 +204,7 @@ class IssueCounter(models.Model):
 class Issue(models.Model):
     """A Jira issue. Its REST id is the primary key as a string of digits; its key is `PROJ-N`."""
 
-    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="issues")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="issues")
     number = models.PositiveIntegerField()
     key = models.CharField(max_length=32, unique=True)
     issue_type = models.ForeignKey(IssueType, on_delete=models.PROTECT, related_name="issues")

@@ -34,3 +34,19 @@ SITE_CUSTOM_FIELDS: dict[str, list[tuple[str, str, list[str]]]] = {
     "beta": [("Client", "text", []), ("Impact", "select", ["Critical", "High", "Low"]),
              ("Estimate", "number", []), ("Go-live", "date", [])],
 }
+
+# Seeded people besides admin and member: (username, first name, last name); they cannot log in.
+SITE_PEOPLE = [("grace", "Grace", "Hopper"), ("alan", "Alan", "Turing"), ("ada", "Ada", "Lovelace"),
+               ("edsger", "Edsger", "Dijkstra"), ("barbara", "Barbara", "Liskov")]
+ISSUES_PER_PROJECT = 30
+
+SUBJECTS = ["Login page", "Checkout", "Search results", "Settings screen", "Export to CSV", "Password reset",
+            "Notifications", "Dashboard", "Billing page", "Profile photo upload", "Dark mode", "Onboarding tour",
+            "Invoice PDF", "Audit log", "Single sign-on", "Mobile menu", "Release notes", "Status page"]
+PROBLEMS = ["times out on slow networks", "shows the wrong total", "is slow with many items", "needs an empty state",
+            "loses the draft on reload", "is not readable by screen readers", "breaks on narrow screens",
+            "should remember the last filter", "fails for names with accents", "needs keyboard shortcuts"]
+COMMENTS = ["I can reproduce this on the latest build.", "Looks related to last week's change.",
+            "Customer reported it again today.", "Fix is ready for review.", "Could we add a test for this?",
+            "Moving this to the next sprint.", "Confirmed fixed on staging.", "Needs input from design."]
+LABELS = ["frontend", "backend", "customer", "regression", "ux", "performance", "security", "docs"]

@@ -22,7 +22,7 @@ def _counts() -> dict[str, int]:
 def test_it_is_idempotent() -> None:
     call_command("seed_site", stdout=None)
     first = _counts()
-    assert first["Project"] > 0 and first["IssueType"] > 0 and first["User"] == 2 and first["SiteKey"] == 1
+    assert first["Project"] > 0 and first["IssueType"] > 0 and first["User"] == 7 and first["SiteKey"] == 1
     call_command("seed_site")
     assert _counts() == first
 
@@ -72,3 +72,50 @@ def test_anonymous_visitors_get_a_login_page_with_labelled_fields(client: Client
         html = page.content.decode()
         assert re.search(r'<label for="id_username"[^>]*>Username', html)
         assert re.search(r'<label for="id_password"[^>]*>Password', html)
+
+
+def _issues() -> list[tuple[str, str, str]]:
+    from jira.models import Issue
+
+    return list(Issue.objects.order_by("key").values_list("key", "summary", "status__name"))
+
+
+def test_each_project_gets_a_few_dozen_issues_with_comments_in_several_statuses() -> None:
+    from jira.models import Comment, Issue
+
+    call_command("seed_site")
+    for project in Project.objects.all():
+        assert 20 <= Issue.objects.filter(project=project).count() <= 60
+    assert len({status for _, _, status in _issues()}) >= 3
+    assert Comment.objects.count() > Issue.objects.count() // 2
+    before = _issues()
+    call_command("seed_site")
+    assert _issues() == before  # idempotent
+
+
+def test_the_demo_issues_are_deterministic_and_differ_between_sites(settings: object) -> None:
+    from jira.models import Issue
+
+    call_command("seed_site")
+    first = _issues()
+    Issue.objects.all().delete()
+    from jira.models import IssueCounter
+
+    IssueCounter.objects.all().delete()
+    call_command("seed_site")
+    assert _issues() == first
+    settings.SITE_NAME = "beta"  # type: ignore[attr-defined]
+    Project.objects.all().delete()
+    call_command("seed_site")
+    assert {summary for _, summary, _ in _issues()} != {summary for _, summary, _ in first}
+
+
+def test_it_fills_a_site_for_load_tests() -> None:
+    from jira.models import Comment, Issue
+
+    call_command("seed_site")
+    seeded = Issue.objects.count()
+    call_command("seed_site", issues=1200, comments=300, seed=7)
+    assert Issue.objects.count() == seeded + 1200 and Comment.objects.filter(body__isnull=False).count() >= 300
+    keys = set(Issue.objects.values_list("key", flat=True))
+    assert len(keys) == seeded + 1200  # numbering continues per project, no key twice
