@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Max, Q, Value, When
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -74,7 +74,14 @@ def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
                 outcomes = [_send_alone(m) for m in messages]
             else:
                 outcomes = [e] * len(messages)
-    return _record(claim, messages, outcomes)
+    retries = _record(claim, messages, outcomes)
+    # Ring for what waited behind this batch in its synchronizations (see _claim's `busy`).
+    syncs = {m.synchronization_id for m in messages}
+    waiting = (OutboxMessage.objects.filter(due_messages(), synchronization_id__in=syncs)
+               .order_by("synchronization_id", "sequence").values_list("pk", flat=True)[:1])
+    for pk in waiting:
+        retries.setdefault(pk, 0.0)
+    return retries
 
 
 def _send_alone(message: OutboxMessage) -> transport.TransportError | None:
@@ -128,17 +135,25 @@ def _claim(outbox_id: uuid.UUID) -> tuple[uuid.UUID, list[OutboxMessage]]:
             .select_for_update(skip_locked=True)
             .annotate(rung=Case(When(pk=outbox_id, then=Value(0)), default=Value(1)), size=Length("body"))
             .order_by("rung", "next_attempt_at", "created_at")
-            .values_list("pk", "size")[:limit]
+            .values_list("pk", "size", "synchronization_id")[:limit]
         )
+        candidates = _with_earlier(candidates, recipient, limit)
+        # A synchronization whose earlier message another worker is sending now waits for it (that
+        # worker rings for the rest when it is done): sent alongside, they would only be answered 425.
+        busy = set(OutboxMessage.objects.filter(
+            state=DeliveryState.DELIVERING, claimed_until__gte=now,
+            synchronization_id__in={sync_id for _, _, sync_id in candidates},
+        ).values_list("synchronization_id", flat=True))
+        candidates = [c for c in candidates if c[2] not in busy]
         # Never more than the partner's size cap in one request (a lone message is sent whatever its size).
         ids: list[uuid.UUID] = []
         total = BATCH_OVERHEAD_BYTES
-        for pk, size in candidates:
+        for pk, size, _sync_id in candidates:
             total += (size or 0) + 1
             if ids and total > settings.INBOUND_MAX_BODY_BYTES:
                 break
             ids.append(pk)
-        OutboxMessage.objects.filter(due_messages(), pk__in=ids).update(
+        OutboxMessage.objects.filter(due_messages() | Q(state=DeliveryState.PENDING), pk__in=ids).update(
             state=DeliveryState.DELIVERING, claim=claim,
             claimed_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
             attempts=F("attempts") + 1,
@@ -148,6 +163,35 @@ def _claim(outbox_id: uuid.UUID) -> tuple[uuid.UUID, list[OutboxMessage]]:
     messages = list(OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING)
                     .order_by("synchronization_id", "sequence"))
     return claim, messages
+
+
+Candidate = tuple[uuid.UUID, int, uuid.UUID]  # id, body size, synchronization
+
+
+def _with_earlier(candidates: list[Candidate], recipient: str, limit: int) -> list[Candidate]:
+    """The due messages, preceded by the earlier pending ones of their synchronizations, due or not.
+
+    The partner applies a synchronization's messages in sequence order: a due message sent without
+    an earlier one still waiting for its backoff is only answered 425. After an outage, when every
+    message waits for its own jittered backoff, the backlog then drains one message per backoff;
+    taking the earlier ones along drains it in order, a batch at a time.
+    """
+    if not candidates:
+        return candidates
+    tops = (OutboxMessage.objects.filter(pk__in=[c[0] for c in candidates])
+            .values("synchronization_id").annotate(top=Max("sequence")))
+    earlier = Q()
+    for row in tops:
+        earlier |= Q(synchronization_id=row["synchronization_id"], sequence__lt=row["top"])
+    chosen = {c[0] for c in candidates}
+    before = [
+        c for c in
+        OutboxMessage.objects.filter(earlier, state=DeliveryState.PENDING, recipient=recipient)
+        .select_for_update(skip_locked=True).annotate(size=Length("body"))
+        .order_by("synchronization_id", "sequence").values_list("pk", "size", "synchronization_id")[:limit]
+        if c[0] not in chosen
+    ]
+    return (before + candidates)[:limit]
 
 
 def _record(
