@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class ReplicationConfig(AppConfig):
@@ -18,3 +19,5 @@ class ReplicationConfig(AppConfig):
         row_notes_register(selectors.row_notes)
         detail_context_register(selectors.detail_context)
         issue_changed.connect(receivers.on_issue_changed, dispatch_uid="replication.on_issue_changed")
+        post_save.connect(receivers.on_mapping_saved, sender="mappings.Mapping",
+                          dispatch_uid="replication.on_mapping_saved")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import transaction
+
 from jira.models import SiteConfiguration
 from jira.signals import IssueChange, IssueEvent, OriginKind
 from replication import services
@@ -30,3 +32,13 @@ def on_issue_changed(sender: Any, change: IssueChange, **kwargs: Any) -> None:
                               deleted=change.event == IssueEvent.COMMENT_DELETED, skip_sync=skip)
     else:
         services.issue_changed_push(issue=change.issue, skip_sync=skip)
+
+
+def on_mapping_saved(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
+    """A mapping enabled (here or by the partner's message): its issues that stopped matching resume."""
+    if not instance.enabled or instance.deleted_at is not None:
+        return
+    from replication.tasks import synchronization_catch_up
+
+    sync_id = str(instance.synchronization_id)
+    transaction.on_commit(lambda: synchronization_catch_up.delay(sync_id))

@@ -638,30 +638,32 @@ def synchronization_pause(*, synchronization: Synchronization) -> None:
 
 
 def synchronization_resume(*, synchronization: Synchronization) -> int:
-    """Resume: apply what waited, then send every matching issue's changes, in order. Returns issues sent."""
+    """Resume: apply what waited, then send the changes of every matching issue changed since the pause,
+    oldest issue first. Returns how many issues were sent."""
+    control = SyncControl.objects.filter(synchronization=synchronization).first()
+    since = control.paused_at if control is not None and control.paused else None
     SyncControl.objects.update_or_create(synchronization=synchronization, defaults={"paused": False})
-    return synchronization_catch_up(synchronization=synchronization)
+    return synchronization_catch_up(synchronization=synchronization, changed_since=since)
 
 
-def synchronization_catch_up(*, synchronization: Synchronization) -> int:
-    """Bring every issue of the synchronization's mappings up to date (resume, mapping enabled again)."""
+def synchronization_catch_up(*, synchronization: Synchronization,
+                             changed_since: datetime.datetime | None = None) -> int:
+    """Bring the synchronization's linked issues up to date (a mapping enabled again, a resume) and apply
+    what waited on their links; with `changed_since`, also the matching issues changed since then that
+    have no link yet (created while paused). Existing issues never changed are not copied."""
     sent = 0
     for link in IssueLink.objects.filter(synchronization=synchronization, state=LinkState.PAUSED).exclude(pending={}):
         link_retry(link=link)
     sync = Synchronization.objects.get(pk=synchronization.pk)
     me, _partner = sides(sync.role)
-    seen: set[int] = set()
-    for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
-        types = [p[me] for p in mapping.issue_types]
-        ids = Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"),
-                                   issue_type__name__in=types).order_by("pk").values_list("pk", flat=True)
-        for pk in ids:
-            if pk not in seen:
-                seen.add(pk)
-                sent += issue_push(issue=pk, synchronization=sync) == "sent"
-    for pk in IssueLink.objects.filter(synchronization=sync, issue__isnull=False).values_list("issue_id", flat=True):
-        if pk is not None and pk not in seen:
-            sent += issue_push(issue=pk, synchronization=sync) == "sent"
+    ids = set(IssueLink.objects.filter(synchronization=sync, issue__isnull=False).values_list("issue_id", flat=True))
+    if changed_since is not None:
+        for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+            types = [p[me] for p in mapping.issue_types]
+            ids.update(Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types,
+                                            updated__gte=changed_since).values_list("pk", flat=True))
+    for pk in sorted(i for i in ids if i is not None):
+        sent += issue_push(issue=pk, synchronization=sync) == "sent"
     return sent
 
 

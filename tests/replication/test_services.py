@@ -282,3 +282,31 @@ def test_a_deleted_source_is_shown_on_the_copy_not_deleted(sync: Synchronization
     assert link.partner_gone and link.state == LinkState.PAUSED
     copy = Issue.objects.get(pk=link.local_issue_id)
     assert "deleted there" in copy.remote_links.get().title
+
+
+def test_enabling_a_mapping_again_resumes_its_paused_issues_without_copying_untouched_ones(
+    sync: Synchronization, admin: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    untouched = _create(admin, "Never changed while mapped")
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    mapping = _mapping(sync)
+    mapping.enabled = False
+    mapping.save()
+    Synchronization.objects.filter(pk=sync.pk).update(status=InvitationStatus.NOT_CONFIGURED)
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "While off"})
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "not matching"
+    assert IssueLink.objects.get().state == LinkState.PAUSED
+    Synchronization.objects.filter(pk=sync.pk).update(status=InvitationStatus.ACTIVE)
+    from unittest import mock
+
+    with mock.patch("replication.tasks.synchronization_catch_up.delay") as ring, \
+            django_capture_on_commit_callbacks(execute=True):
+        mapping.enabled = True
+        mapping.save()
+    ring.assert_called_once_with(str(sync.pk))
+    from replication.tasks import synchronization_catch_up
+
+    assert synchronization_catch_up(str(sync.pk)) == 1
+    assert _sent(sync)[-1]["values"]["summary"]["v"] == "While off"
+    assert not IssueLink.objects.filter(local_issue_id=str(untouched.pk)).exists()
