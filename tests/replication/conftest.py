@@ -37,6 +37,17 @@ class Pair:
             self._rest[site] = session
         return self._rest[site]
 
+    def api(self, site: str, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        r = self.rest(site).request(method, self.url(site, path), json=body, timeout=60)
+        assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.content else None
+
+    def transition(self, site: str, key: str, to: str) -> None:
+        """Through the workflow, as a person does: the transition that leads to `to`."""
+        found = self.api(site, "GET", f"issue/{key}/transitions")["transitions"]
+        step = next(t for t in found if t["to"]["name"] == to)
+        self.api(site, "POST", f"issue/{key}/transitions", {"transition": {"id": step["id"]}}, expect=204)
+
     def url(self, site: str, path: str) -> str:
         server: Site = self.sites[site]
         return f"{server.url}/rest/api/3/{path}"
@@ -75,14 +86,16 @@ class Pair:
         return [json.dumps(r[0]) for r in rows]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def pair(pg_template: str) -> Iterator[Pair]:
     with live_sites(pg_template) as sites:
         yield Pair(sites)
 
 
 @pytest.fixture(scope="module")
-def active(pair: Pair) -> str:
+def active(pair: Pair) -> Iterator[str]:
+    """An Active synchronization of its own for each test module; its mapping is disabled afterwards,
+    so the next module's issues flow only through the next one."""
     r = pair.alpha.post("/synchronizations/", {"name": "Issues", "partner_address": "https://beta.atlassian.net",
                                                "scope": {"mode": "show_all"}})
     assert r.status_code == 201, r.text
@@ -98,7 +111,12 @@ def active(pair: Pair) -> str:
                         for f in ("summary", "description", "priority", "labels", "status")],
         "value_maps": {}, "comments": both, "filter": "", "enabled": True})
     assert r.status_code == 201, r.text
+    mapping = r.json()
     pair.beta.wait_status(sync_id, "active")
-    return sync_id
+    yield sync_id
+    r = pair.alpha.post(f"/synchronizations/{sync_id}/mappings/{mapping['id']}/disable/",
+                        {"version": mapping["version"]})
+    assert r.status_code == 200, r.text
+    pair.beta.wait_status(sync_id, "not_configured")
 
 

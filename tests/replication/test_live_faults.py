@@ -13,7 +13,7 @@ from tests.replication.conftest import Pair
 
 pytestmark = pytest.mark.live
 ALPHA = "https://alpha.atlassian.net"
-COUNT = 40
+COUNT = 24
 
 
 def _drained(pair: Pair, sync_id: str) -> bool:

@@ -15,9 +15,8 @@ pytestmark = pytest.mark.live
 
 def _create(pair: Pair, summary: str, **extra: Any) -> tuple[str, str]:
     fields = {"project": {"key": "ALPHA"}, "issuetype": {"name": "Bug"}, "summary": summary, **extra}
-    out = pair.run("alpha", f"i = s.issue_create(actor=u, origin=o, fields={fields!r}); print(i.pk, i.key)")
-    pk, key = out.split()[-2:]
-    return pk, key
+    made = pair.api("alpha", "POST", "issue", {"fields": fields}, expect=201)
+    return str(made["id"]), str(made["key"])
 
 
 def test_it_creates_the_copy_once_and_keeps_both_sides_current(pair: Pair, active: str) -> None:
@@ -41,23 +40,20 @@ def test_it_creates_the_copy_once_and_keeps_both_sides_current(pair: Pair, activ
                                     "WHERE i.key = %s", copy)[0][0]
 
     # Edit on beta: the summary comes back to alpha; and nothing is echoed (versions settle).
-    pair.run("beta", f"s.issue_update(actor=u, origin=o, issue=Issue.objects.get(key={copy!r}), "
-                     "fields={'summary': 'Crash on login (iOS 18)'})")
+    pair.api("beta", "PUT", f"issue/{copy}", {"fields": {"summary": "Crash on login (iOS 18)"}}, expect=204)
     wait_for(lambda: (pair.issue("alpha", key) or {}).get("summary") == "Crash on login (iOS 18)", timeout=15,
              what="alpha to get beta's summary")
 
     # A comment on each side appears once on the other, with its author and site.
-    pair.run("alpha", f"s.comment_add(actor=u, origin=o, issue=Issue.objects.get(key={key!r}), body='Seen on alpha')")
-    pair.run("beta", f"s.comment_add(actor=u, origin=o, issue=Issue.objects.get(key={copy!r}), body='Seen on beta')")
+    pair.api("alpha", "POST", f"issue/{key}/comment", {"body": "Seen on alpha"}, expect=201)
+    pair.api("beta", "POST", f"issue/{copy}/comment", {"body": "Seen on beta"}, expect=201)
     wait_for(lambda: len(pair.comments("beta", copy)) == 2 and len(pair.comments("alpha", key)) == 2, timeout=20,
              what="each comment on the other side")
     assert any("wrote on alpha.atlassian.net" in c and "Seen on alpha" in c for c in pair.comments("beta", copy))
     assert any("wrote on beta.atlassian.net" in c and "Seen on beta" in c for c in pair.comments("alpha", key))
 
     # Transition on alpha: the mapped status on beta, through beta's own workflow.
-    pair.run("alpha", f"i = Issue.objects.get(key={key!r}); "
-                      "t = next(t for t in s.transitions_available(i) if t.to_status.name == 'In Progress'); "
-                      "s.issue_transition(actor=u, origin=o, issue=i, transition_id=t.pk)")
+    pair.transition("alpha", key, "In Progress")
     wait_for(lambda: (pair.issue("beta", copy) or {}).get("status") == "In Progress", timeout=15,
              what="beta's copy to be In Progress")
 
@@ -81,10 +77,8 @@ def test_a_status_the_partner_cannot_reach_is_that_issues_error_until_retry(pair
                      "print(json.dumps(list(Transition.objects.filter(project__key='BETA', to_status__name='Done')"
                      ".values('name', 'from_status_id', 'to_status_id')))); "
                      "Transition.objects.filter(project__key='BETA', to_status__name='Done').delete()")
-    pair.run("alpha", f"i = Issue.objects.get(key={key!r}); "
-                      "[s.issue_transition(actor=u, origin=o, issue=i.pk, transition_id=next("
-                      "t for t in s.transitions_available(Issue.objects.get(pk=i.pk)) if t.to_status.name == n).pk) "
-                      "for n in ('In Progress', 'Done')]")
+    pair.transition("alpha", key, "In Progress")
+    pair.transition("alpha", key, "Done")
     error = wait_for(lambda: pair.rows("beta", "SELECT error FROM replication_issuelink WHERE local_key = %s "
                                                "AND state = 'error'", copy), timeout=20, what="the error on beta")
     assert "no transition" in error[0][0] and "Done" in error[0][0]  # type: ignore[index]
