@@ -40,6 +40,7 @@ APP_USERNAME = "issue-sync"
 APP_DISPLAY_NAME = "Issue Sync"
 LINK_GLOBAL_ID = "issuesync:{sync_id}"
 MAX_STATUS_STEPS = 6
+CREATE_WAITING = "__create__"  # in IssueLink.pending: a partner's create that could not be applied yet
 
 
 # --- The app's account and small helpers -----------------------------------------------------------
@@ -464,8 +465,12 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
     issue = Issue.objects.select_related("project", "issue_type", "status", "priority").filter(
         pk=link.local_issue_id).first()
     if issue is None:
+        waiting_create = link.pending.get(CREATE_WAITING)
+        if waiting_create is not None:  # the copy could not be created yet: later values wait with it
+            waiting_create["values"] = merge_states(waiting_create.get("values") or {}, payload.get("values") or {})
+            link.pending = {CREATE_WAITING: waiting_create}
         link.save()
-        return "absorbed"  # deleted here: the partner's copy shows that already
+        return "absorbed" if waiting_create is None else "applied"  # else deleted here: the partner sees it
     if payload["source_deleted"]:
         link.partner_gone = True
         link.state = LinkState.PAUSED
@@ -515,8 +520,18 @@ def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: 
     summary_state = next((s for pf, s in payload["values"].items() if pairs.get(pf) == "summary"), None)
     summary = str(summary_state["v"]) if summary_state and summary_state.get("v") else payload["key"]
     actor = app_user()
-    issue = jira.issue_create(actor=actor, origin=_origin(sync), fields={
-        "project": {"key": project.key}, "issuetype": {"name": type_name}, "summary": summary[:255]})
+    try:
+        issue = jira.issue_create(actor=actor, origin=_origin(sync), fields={
+            "project": {"key": project.key}, "issuetype": {"name": type_name}, "summary": summary[:255]})
+    except FieldErrors as e:
+        # No copy yet: the link holds the create (and later values merge into it) until Retry.
+        waiting = IssueLink(
+            synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"],
+            mapping_id=mapping.pk, local_issue_id=f"-{payload['origin_issue_id']}"[:32],
+            partner_issue_id=payload["issue_id"], partner_key=payload["key"], pending={CREATE_WAITING: payload})
+        _error(waiting, f"The copy of {payload['key']} could not be created in {project.key}: {e}")
+        waiting.save()
+        return "applied"
     # The placeholder values of the new copy lose to every incoming value.
     link = IssueLink.objects.create(
         synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"],
@@ -593,6 +608,17 @@ def link_retry(*, link: IssueLink) -> IssueLink:
         sync = wire.sync_locked(link.synchronization_id)
         assert sync is not None
         link = IssueLink.objects.select_for_update().get(pk=link.pk)
+        if CREATE_WAITING in link.pending:
+            payload, attempts = link.pending[CREATE_WAITING], link.attempts
+            link.delete()
+            issue_state_apply(sync=sync, sender=sync.partner_address, payload=payload)
+            again = IssueLink.objects.filter(synchronization=sync, origin_site=payload["origin_site"],
+                                             origin_issue_id=payload["origin_issue_id"]).first()
+            if again is not None and again.state == LinkState.ERROR:
+                again.attempts += attempts
+                again.save(update_fields=["attempts"])
+            sync.save()
+            return again or link
         issue = Issue.objects.select_related("project", "issue_type", "status", "priority").filter(
             pk=link.local_issue_id).first()
         waiting, link.pending = link.pending, {}

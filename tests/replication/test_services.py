@@ -5,6 +5,7 @@ import datetime
 import json
 import uuid
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import User
@@ -14,6 +15,7 @@ from django.utils import timezone
 from invitations.messages import Envelope
 from invitations.models import OutboxMessage
 from jira import services as jira
+from jira.fields import FieldErrors
 from jira.models import Comment, Issue, IssueType, Project
 from jira.signals import Origin
 from mappings.models import Mapping
@@ -298,8 +300,6 @@ def test_enabling_a_mapping_again_resumes_its_paused_issues_without_copying_unto
     assert services.issue_push(issue=issue.pk, synchronization=sync) == "not matching"
     assert IssueLink.objects.get().state == LinkState.PAUSED
     Synchronization.objects.filter(pk=sync.pk).update(status=InvitationStatus.ACTIVE)
-    from unittest import mock
-
     with mock.patch("replication.tasks.synchronization_catch_up.delay") as ring, \
             django_capture_on_commit_callbacks(execute=True):
         mapping.enabled = True
@@ -310,3 +310,21 @@ def test_enabling_a_mapping_again_resumes_its_paused_issues_without_copying_unto
     assert synchronization_catch_up(str(sync.pk)) == 1
     assert _sent(sync)[-1]["values"]["summary"]["v"] == "While off"
     assert not IssueLink.objects.filter(local_issue_id=str(untouched.pk)).exists()
+
+
+def test_a_copy_that_cannot_be_created_is_that_issues_error_and_retry_creates_it_with_the_latest_values(
+    sync: Synchronization, admin: User
+) -> None:
+    t = timezone.now()
+    with mock.patch("jira.services.issue_create", side_effect=FieldErrors(errors={"issuetype": "not here"})):
+        services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+            sync, BETA, "81", {"summary": _state("First", t)}, issue_id="81", key="BETA-81"))
+    link = IssueLink.objects.get()
+    assert link.state == LinkState.ERROR and "BETA-81 could not be created" in link.error and link.issue is None
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, BETA, "81", {"summary": _state("Latest", t + LATER)}, issue_id="81", key="BETA-81"))
+    assert not Issue.objects.exists()  # nothing half-made
+    link = services.link_retry(link=link)
+    copy = Issue.objects.get()
+    assert copy.summary == "Latest" and link.state == LinkState.IN_SYNC and link.local_issue_id == str(copy.pk)
+    assert IssueLink.objects.count() == 1
