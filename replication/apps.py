@@ -21,3 +21,15 @@ class ReplicationConfig(AppConfig):
         issue_changed.connect(receivers.on_issue_changed, dispatch_uid="replication.on_issue_changed")
         post_save.connect(receivers.on_mapping_saved, sender="mappings.Mapping",
                           dispatch_uid="replication.on_mapping_saved")
+        _panel_register()
+
+
+def _panel_register() -> None:
+    """The Issue Sync panel in the issue view's app slot (jira.panels), where the site has that slot."""
+    try:
+        from jira.panels import issue_panel_register  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return
+    from replication.views import issue_panel
+
+    issue_panel_register(issue_panel)

@@ -1,6 +1,8 @@
 """Issue sync's pages: the Errors view of a synchronization, and the issue view's Issue Sync panel."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -46,6 +48,14 @@ def pause_view(request: HttpRequest, pk: str, paused: bool) -> HttpResponse:
         sent = services.synchronization_resume(synchronization=sync)
         messages.success(request, f"Issue synchronization resumed: {sent} issue(s) sent.")
     return redirect("replication:errors", pk=pk)
+
+
+def issue_panel(request: HttpRequest, issue: Issue) -> Any:
+    """The panel provider for the issue view's app slot: every signed-in person sees it."""
+    from jira.panels import IssuePanel  # type: ignore[import-not-found,unused-ignore]
+
+    return IssuePanel(title="Issue Sync", template="replication/panel.html",
+                      context={"links": selectors.issue_panel(issue)})
 
 
 @login_required

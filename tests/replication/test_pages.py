@@ -78,3 +78,16 @@ def test_a_member_sees_the_issue_sync_panel_but_not_the_errors_view(
     r = client.post(f"/plugins/servlet/ac/issue-sync/issue/{issue.key}/sync-now/")
     assert r.status_code == 200 and "Sent again" in r.content.decode()
     assert clock_at(timezone.now(), BETA)  # the panel's Sync now sent everything again (checked in services)
+
+
+def test_the_panel_goes_into_the_issue_views_app_slot_where_the_site_has_one(
+    client: Client, failing: IssueLink  # noqa: F811
+) -> None:
+    panels = pytest.importorskip("jira.panels")  # the slot comes with the issue pages
+    from django.test import RequestFactory
+
+    issue = Issue.objects.get(pk=failing.local_issue_id)
+    request = RequestFactory().get(f"/browse/{issue.key}")
+    request.user = User.objects.create_user("member", "member@example.com", "pw")
+    ((panel, html),) = [(p, h) for p, h in panels.issue_panels_render(request, issue) if p.title == "Issue Sync"]
+    assert "BETA-9" in html and "Sync now" in html and "<h2" not in html
