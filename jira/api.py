@@ -67,6 +67,7 @@ def jira_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
 
 
 class JiraView(APIView):
+    schema = None  # Jira's own API, documented in docs/jira-api.md; not part of the admin API's schema
     authentication_classes = [JiraBasicAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer]
@@ -88,8 +89,10 @@ class JiraView(APIView):
 
     @property
     def origin(self) -> Origin:
-        token_id = self.request.auth if isinstance(self.request.auth, int) else None
-        return Origin.api_token(self.request.user.pk, token_id)
+        """An API token's call, or a person's own (the browser session calling the API)."""
+        if isinstance(self.request.auth, int):
+            return Origin.api_token(self.request.user.pk, self.request.auth)
+        return Origin.person(self.request.user.pk)
 
     @property
     def actor(self) -> User:
@@ -366,7 +369,7 @@ class IssueDetail(JiraView):
     def get(self, request: Request, id_or_key: str, **kwargs: Any) -> Response:
         issue = self.issue(id_or_key)
         expand = set(_listed(request, "expand"))
-        wanted = wanted_fields(request.query_params.getlist("fields"), default="*all")
+        wanted = wanted_fields(request.query_params.getlist("fields"), default="*all", custom_ids=self.shaper.custom)
         comments = list(selectors.issue_comments(issue)) if wanted is None or "comment" in wanted else None
         histories = list(selectors.issue_changelog(issue)) if "changelog" in expand else None
         return Response(self.shaper.issue(issue, wanted=wanted, expand=expand, comments=comments,
@@ -556,7 +559,7 @@ class SearchBase(JiraView):
                 "expand": _listed(request, "expand")}
 
     def shaped(self, issues: list[Issue], p: dict[str, Any]) -> list[dict[str, Any]]:
-        wanted = wanted_fields(p["fields"], default=self.default_fields)
+        wanted = wanted_fields(p["fields"], default=self.default_fields, custom_ids=self.shaper.custom)
         expand = {e.strip() for e in p["expand"] if e and e.strip()}
         return [self.shaper.issue(i, wanted=wanted, expand=expand) for i in issues]
 

@@ -16,10 +16,9 @@ def issues_all() -> QuerySet[Issue]:
 def issue_get(id_or_key: str | int) -> Issue | None:
     """An issue by its id (digits) or key (`ALPHA-12`, any case)."""
     text = str(id_or_key).strip()
-    qs = issues_all()
-    if text.isdigit():
-        return qs.filter(pk=int(text)).first()
-    return qs.filter(key=text.upper()).first()
+    qs = issues_all().order_by()  # one row by a unique column: no sort
+    found = list(qs.filter(pk=int(text))[:1] if text.isdigit() else qs.filter(key=text.upper())[:1])
+    return found[0] if found else None
 
 
 def issue_comments(issue: Issue) -> QuerySet[Comment]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import logging
 import secrets
 import uuid
@@ -198,8 +199,21 @@ def _collect(fields: dict[str, Any], update: dict[str, Any], current: Callable[[
     return raw
 
 
+def _memo(cache: dict[str, Any] | None, kind: str, value: Any, resolve: Callable[[Any], Any]) -> Any:
+    """Resolve a reference once per call (a bulk create names the same project fifty times)."""
+    if cache is None:
+        return resolve(value)
+    try:
+        key = kind + ":" + json.dumps(value, sort_keys=True)
+    except TypeError:  # a model instance: nothing to look up
+        return resolve(value)
+    if key not in cache:
+        cache[key] = resolve(value)
+    return cache[key]
+
+
 def _clean(raw: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField], creating: bool,
-           errors: FieldErrors) -> dict[str, Any]:
+           errors: FieldErrors, cache: dict[str, Any] | None = None) -> dict[str, Any]:
     """Stored values for the raw ones; problems go into `errors` by field id, as Jira reports them."""
     out: dict[str, Any] = {}
     for field_id, value in raw.items():
@@ -207,7 +221,7 @@ def _clean(raw: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField]
             if field_id == "project":
                 if not creating:
                     raise ValueError("The project of an issue is changed by moving it, not by an edit.")
-                project = jf.project_resolve(value)
+                project = _memo(cache, "project", value, jf.project_resolve)
                 if project is None:
                     raise ValueError("Specify a valid project ID or key")
                 out["project"] = project
@@ -220,19 +234,19 @@ def _clean(raw: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField]
             elif field_id == "description":
                 out["description"] = jf.description_clean(value, plain_text=plain_text)
             elif field_id == "issuetype":
-                issue_type = jf.issue_type_resolve(value)
+                issue_type = _memo(cache, "issuetype", value, jf.issue_type_resolve)
                 if issue_type is None:
                     raise ValueError("Specify a valid issue type")
                 out["issuetype"] = issue_type
             elif field_id == "priority":
-                priority = jf.priority_resolve(value)
+                priority = _memo(cache, "priority", value, jf.priority_resolve)
                 if priority is None and value is not None:
                     raise ValueError("Specify the Priority (name or id) in the correct format")
                 out["priority"] = priority
             elif field_id == "labels":
                 out["labels"] = jf.labels_clean(value)
             elif field_id in ("assignee", "reporter"):
-                user = jf.user_resolve(value) if value is not None else None
+                user = _memo(cache, "user", value, jf.user_resolve) if value is not None else None
                 if value is not None and (user is None or not user.is_active):
                     raise ValueError("Specify a valid value for " + field_id)
                 out[field_id] = user
@@ -322,10 +336,11 @@ def _new_issue(values: dict[str, Any], *, actor: User | None, workflow: Workflow
     return issue
 
 
-def _create_values(fields: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField]) -> dict[str, Any]:
+def _create_values(fields: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField],
+                   cache: dict[str, Any] | None = None) -> dict[str, Any]:
     errors = FieldErrors()
     raw = _collect(fields, {}, lambda _: None, errors)
-    values = _clean(raw, plain_text=plain_text, cfs=cfs, creating=True, errors=errors)
+    values = _clean(raw, plain_text=plain_text, cfs=cfs, creating=True, errors=errors, cache=cache)
     for required, message in (("project", "Specify a valid project ID or key"),
                               ("issuetype", "Specify an issue type"),
                               ("summary", "You must specify a summary of the issue.")):
@@ -360,11 +375,12 @@ def issues_create_bulk(*, actor: User | None, origin: Origin, updates: list[dict
     cfs = jf.custom_fields_by_id()
     valid: list[dict[str, Any]] = []
     failed: list[tuple[int, FieldErrors]] = []
+    cache: dict[str, Any] = {}
     for position, update in enumerate(updates):
         try:
             if not isinstance(update, dict):
                 raise FieldErrors(messages=["Each issue update must be an object with 'fields'."])
-            valid.append(_create_values(update.get("fields") or {}, plain_text=plain_text, cfs=cfs))
+            valid.append(_create_values(update.get("fields") or {}, plain_text=plain_text, cfs=cfs, cache=cache))
         except FieldErrors as e:
             failed.append((position, e))
     default_priority = Priority.objects.filter(name=DEFAULT_PRIORITY).first()

@@ -6,6 +6,7 @@ whether they call the public `https://NAME.atlassian.net` or the local `http://1
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +41,14 @@ class Shaper:
     base: str  # e.g. http://127.0.0.1:8001
     version: str  # "2" or "3"
     _custom: dict[str, CustomField] | None = field(default=None, repr=False)
+    # A page of issues names the same people, statuses and projects again and again: shape each once.
+    _seen: dict[tuple[str, Any], Any] = field(default_factory=dict, repr=False)
+
+    def _once(self, kind: str, key: Any, make: Any) -> Any:
+        found = self._seen.get((kind, key))
+        if found is None:
+            found = self._seen[(kind, key)] = make()
+        return found
 
     @property
     def api(self) -> str:
@@ -70,6 +79,9 @@ class Shaper:
     def user(self, user: User | None) -> dict[str, Any] | None:
         if user is None:
             return None
+        return self._once("user", user.pk, lambda: self._user(user))  # type: ignore[no-any-return]
+
+    def _user(self, user: User) -> dict[str, Any]:
         profile = profile_for(user)
         avatar = f"{self.base}/static/img/avatar.svg"
         return {"self": f"{self.api}/user?accountId={quote(profile.account_id)}", "accountId": profile.account_id,
@@ -178,14 +190,15 @@ class Shaper:
         if want("description"):
             fields["description"] = self.body(issue.description) if issue.description is not None else None
         if want("project"):
-            fields["project"] = self.project(issue.project)
+            fields["project"] = self._once("project", issue.project_id, lambda: self.project(issue.project))
         if want("issuetype"):
-            fields["issuetype"] = self.issue_type(issue.issue_type)
+            fields["issuetype"] = self._once("issuetype", issue.issue_type_id,
+                                             lambda: self.issue_type(issue.issue_type))
         if want("status"):
-            fields["status"] = self.status(issue.status)
-            fields["statusCategory"] = self.status_category(issue.status.category)
+            fields["status"] = self._once("status", issue.status_id, lambda: self.status(issue.status))
+            fields["statusCategory"] = fields["status"]["statusCategory"]
         if want("priority"):
-            fields["priority"] = self.priority(issue.priority)
+            fields["priority"] = self._once("priority", issue.priority_id, lambda: self.priority(issue.priority))
         if want("labels"):
             fields["labels"] = issue.labels
         if want("assignee"):
@@ -224,7 +237,7 @@ class Shaper:
         return out
 
 
-def wanted_fields(values: list[str] | None, *, default: str) -> set[str] | None:
+def wanted_fields(values: list[str] | None, *, default: str, custom_ids: Iterable[str]) -> set[str] | None:
     """Jira's `fields` parameter (comma-separated and/or repeated): None means every field."""
     tokens = [t.strip() for v in (values or []) for t in str(v).split(",") if t.strip()] or [default]
     everything = {fid for fid, _, _, _ in SYSTEM_FIELDS} | {"*custom"}
@@ -238,7 +251,7 @@ def wanted_fields(values: list[str] | None, *, default: str) -> set[str] | None:
         elif not token.startswith("-"):
             chosen.add(token)
     if "*custom" in chosen or all_fields or "*navigable" in tokens:
-        chosen |= {cf.field_id for cf in CustomField.objects.all()}
+        chosen |= set(custom_ids)
     excluded = {t[1:] for t in tokens if t.startswith("-")}
     if all_fields and not excluded:
         return None

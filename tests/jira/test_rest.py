@@ -243,3 +243,16 @@ def test_reference_data_endpoints(site: Site, api: Api) -> None:
     assert project["key"] == "ALPHA" and {t["name"] for t in project["issueTypes"]} == {"Bug", "Task"}
     assert [p["key"] for p in api("get", "project").json()] == ["ALPHA", "WEB"]
     assert api("get", "project/NOPE").status_code == 404
+
+
+def test_the_changelog_records_whether_a_token_or_a_person_made_the_change(site: Site, api: Api,
+                                                                           client: Client) -> None:
+    key = _create(api)["key"]
+    api("put", f"issue/{key}", {"fields": {"summary": "By token"}})
+    client.force_login(site.member)
+    r = client.put(f"/rest/api/3/issue/{key}", data=json.dumps({"fields": {"summary": "By person"}}),
+                   content_type="application/json")
+    assert r.status_code == 204
+    token_id = site.member.jira_api_tokens.get().pk
+    assert list(Changelog.objects.order_by("pk").values_list("origin_kind", "origin_ref")) == [
+        ("api_token", f"token:{token_id}"), ("person", "")]

@@ -55,6 +55,7 @@ class Command(BaseCommand):
         parser.add_argument("--comments", type=int, default=0, help="With --issues: add this many comments.")
         parser.add_argument("--seed", type=int, default=1, help="With --issues: the random seed.")
 
+    @transaction.atomic  # one commit: on SQLite each commit waits for the disk
     def handle(self, *args: Any, **options: Any) -> None:
         name = settings.SITE_NAME
         for key, pname, ptype in SITE_PROJECTS.get(name, DEFAULT_PROJECTS):
