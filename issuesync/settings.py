@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "synchronizations",
     "mappings",
     "qa",
+    "replication",  # issue sync itself: the top layer, subscribed to jira's issue_changed
 ]
 # More apps, comma-separated (e.g. a test app that registers its own message kind).
 INSTALLED_APPS += [app.strip() for app in os.getenv("EXTRA_APPS", "").split(",") if app.strip()]

@@ -10,6 +10,7 @@ from invitations import views as wire
 from issuesync.health import healthz
 from jira import api as jira_api
 from mappings.api import MappingViewSet
+from replication.urls import api_urlpatterns as issue_sync_api
 from synchronizations.api import SynchronizationViewSet
 
 router = DefaultRouter()
@@ -28,12 +29,14 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/synchronizations/<uuid:sync_pk>/", include(mapping_router.urls)),
+    path("api/", include(issue_sync_api)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("rest/api/3/", include(jira_api.urlpatterns), {"api_version": "3"}),
     path("rest/api/2/", include(jira_api.urlpatterns), {"api_version": "2"}),
     path("rest/api/latest/", include(jira_api.urlpatterns), {"api_version": "2"}),
     path("plugins/servlet/ac/issue-sync/synchronizations/<uuid:pk>/mappings/", include("mappings.urls")),
+    path("plugins/servlet/ac/issue-sync/", include("replication.urls")),
     path("", include("jira.urls")),
     path("", include("synchronizations.urls")),
 ]

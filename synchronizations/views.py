@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from invitations.outbox import outbox_retry_failed
 from issuesync.web import jira_admin_required
 from synchronizations import services
-from synchronizations.extensions import detail_context, scope_dependents
+from synchronizations.extensions import detail_context, row_notes, scope_dependents
 from synchronizations.forms import ScopeForm, SynchronizationCreateForm
 from synchronizations.models import Synchronization
 from synchronizations.presentation import MAPPING_REFUSALS, delivery_label, site_host, told_when_reachable
@@ -82,7 +82,8 @@ def _list_context(request: HttpRequest) -> dict[str, Any]:
     syncs = list(page.object_list)
     deliveries = synchronization_deliveries(syncs)
     now = timezone.now()
-    rows = [_list_row(s, deliveries[s.pk], now) for s in syncs]
+    notes = row_notes(syncs)
+    rows = [_list_row(s, deliveries[s.pk], now, notes.get(str(s.pk), [])) for s in syncs]
     counts = synchronization_status_counts(query=query)
     params = {"q": query, "status": status, "sort": "" if sort == "-updated" else sort}
 
@@ -148,9 +149,12 @@ class ListRow(TypedDict):
     next_url: str  # only when the next step is ours (invitation received)
     retry_url: str  # only when a message failed
     delivery_label: str  # "" when everything was delivered
+    notes: list[tuple[str, str]]  # (text, url) added by apps above (issue sync: issues in error)
 
 
-def _list_row(sync: Synchronization, delivery: DeliveryInfo, now: datetime) -> ListRow:
+def _list_row(
+    sync: Synchronization, delivery: DeliveryInfo, now: datetime, notes: list[tuple[str, str]],
+) -> ListRow:
     detail, next_step, retry = _row_urls()
     pk = str(sync.pk)
     updated = timezone.localtime(sync.updated_at)
@@ -160,7 +164,7 @@ def _list_row(sync: Synchronization, delivery: DeliveryInfo, now: datetime) -> L
         updated_iso=updated.isoformat(), updated_label=f"{updated:%b} {updated.day}, {updated:%Y %H:%M}",
         url=detail(pk), next_url=next_step(pk) if sync.status == InvitationStatus.INVITATION_RECEIVED else "",
         retry_url=retry(pk) if delivery.state == "failed" else "",
-        delivery_label=_delivery_label(delivery, sync.partner_address, now),
+        delivery_label=_delivery_label(delivery, sync.partner_address, now), notes=notes,
     )
 
 

@@ -1,0 +1,92 @@
+"""The durable links between a local issue (or comment) and its partner copy, kept on both sites.
+
+A link is keyed by the ORIGIN issue (the site where the issue was first created and its id
+there) and the synchronization: both sites hold the same key for the same pair, so a create
+delivered twice, retried or racing an update finds the one link and makes no second copy.
+"""
+from __future__ import annotations
+
+from django.db import models
+
+from synchronizations.models import Synchronization
+
+
+class LinkState(models.TextChoices):
+    IN_SYNC = "in_sync", "In sync"
+    PENDING = "pending", "Pending"
+    ERROR = "error", "Error"
+    PAUSED = "paused", "Paused"
+
+
+class IssueLink(models.Model):
+    """One local issue and its partner issue, within one synchronization.
+
+    `fields` is the last synchronized state of every mapped field, by this site's field id:
+    `{"summary": {"v": value, "c": [origin time, origin site]}}`. A local value that differs
+    from `v` is a local change not yet sent; an incoming value whose clock `c` is not newer
+    changes nothing (no echo, and last writer wins field by field on both sites).
+    `pending` holds incoming field states that wait behind an error or a pause, merged by clock.
+    """
+
+    synchronization = models.ForeignKey(Synchronization, on_delete=models.CASCADE, related_name="issue_links")
+    origin_site = models.CharField(max_length=200)
+    origin_issue_id = models.CharField(max_length=32)
+    mapping_id = models.UUIDField(null=True, blank=True)
+    issue = models.ForeignKey("jira.Issue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    local_issue_id = models.CharField(max_length=32)  # kept when the local issue is deleted
+    local_key = models.CharField(max_length=32, blank=True)
+    partner_issue_id = models.CharField(max_length=32, blank=True)
+    partner_key = models.CharField(max_length=32, blank=True)
+    fields = models.JSONField(default=dict, blank=True)
+    pending = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=LinkState.choices, default=LinkState.PENDING, db_index=True)
+    partner_gone = models.BooleanField(default=False)  # the partner's issue was deleted there
+    error = models.TextField(blank=True)
+    error_where = models.CharField(max_length=200, blank=True)  # which site could not apply it
+    error_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["synchronization", "origin_site", "origin_issue_id"],
+                                    name="replication_link_origin"),
+            models.UniqueConstraint(fields=["synchronization", "local_issue_id"], name="replication_link_local"),
+        ]
+        indexes = [models.Index(fields=["synchronization", "state"], name="replication_link_sync_state")]
+
+    def __str__(self) -> str:
+        return f"{self.local_key or self.local_issue_id} <-> {self.partner_key or '?'} ({self.state})"
+
+
+class CommentLink(models.Model):
+    """A comment and its copy on the partner, keyed by the origin comment (site and id)."""
+
+    link = models.ForeignKey(IssueLink, on_delete=models.CASCADE, related_name="comment_links")
+    origin_site = models.CharField(max_length=200)
+    origin_comment_id = models.CharField(max_length=32)
+    comment = models.ForeignKey("jira.Comment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    clock = models.JSONField(default=list, blank=True)  # [origin time, origin site] of the last version applied
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["link", "origin_site", "origin_comment_id"],
+                                               name="replication_comment_origin")]
+
+    def __str__(self) -> str:
+        return f"comment {self.origin_comment_id}@{self.origin_site}"
+
+
+class SyncControl(models.Model):
+    """Issue traffic of one synchronization paused or running (on this site)."""
+
+    synchronization = models.OneToOneField(Synchronization, on_delete=models.CASCADE, primary_key=True,
+                                           related_name="issue_sync_control")
+    paused = models.BooleanField(default=False)
+    paused_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "paused" if self.paused else "running"

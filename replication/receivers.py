@@ -1,0 +1,44 @@
+"""What issue sync does when the site's issues change (jira's `issue_changed`, after commit).
+
+A change applied from a partner names that synchronization in its origin and is not pushed back
+along it (it already equals the link's remembered value anyway); other synchronizations of the
+same issue still get it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from jira.models import SiteConfiguration
+from jira.signals import IssueChange, IssueEvent, OriginKind
+from replication import services
+
+log = logging.getLogger(__name__)
+
+COMMENT_EVENTS = (IssueEvent.COMMENT_CREATED, IssueEvent.COMMENT_UPDATED, IssueEvent.COMMENT_DELETED)
+
+
+def on_issue_changed(sender: Any, change: IssueChange, **kwargs: Any) -> None:
+    if change.event == IssueEvent.REMOTE_LINK_SAVED or not SiteConfiguration.load().is_enabled:
+        return
+    skip = change.origin.partner if change.origin.kind == OriginKind.PARTNER else ""
+    if change.event == IssueEvent.DELETED:
+        services.issue_deleted_push(issue_id=str(change.issue.pk), skip_sync=skip)
+    elif change.event in COMMENT_EVENTS:
+        assert change.comment is not None
+        services.comment_push(comment=change.comment, issue=change.issue,
+                              deleted=change.event == IssueEvent.COMMENT_DELETED, skip_sync=skip)
+    else:
+        services.issue_changed_push(issue=change.issue, skip_sync=skip)
+
+
+def on_mapping_saved(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:
+    """A mapping enabled (here or by the partner's message): its issues that stopped matching resume."""
+    if not instance.enabled or instance.deleted_at is not None:
+        return
+    from replication.tasks import synchronization_catch_up
+
+    sync_id = str(instance.synchronization_id)
+    transaction.on_commit(lambda: synchronization_catch_up.delay(sync_id))

@@ -1,0 +1,704 @@
+"""Issue sync's actions: send an issue's changes, apply the partner's, and the admin's fixes.
+
+Sending is state based: a link remembers the last synchronized value of every mapped field,
+so what travels is exactly what differs from it now. A lost or repeated trigger (a signal, a
+"Sync now", a resume) sends each change once; a change applied from the partner already equals
+the remembered value, so it is never sent back (no echo, no loop).
+
+Receiving is an upsert keyed by the origin issue under the synchronization's lock (held by the
+inbox), so a create delivered twice or racing an update makes exactly one copy. Every field
+carries a clock and the larger clock wins (replication.merge), so both sites converge.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+from collections import deque
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from jira import services as jira
+from jira.adf import adf_from_text
+from jira.fields import FieldErrors
+from jira.models import Changelog, Comment, Issue, Project, Transition
+from jira.signals import Origin
+from mappings.filters import FilterError, filter_compile
+from mappings.models import Direction, Mapping, sides
+from replication import values, wire
+from replication.merge import CLOCK_FORMAT, as_clock, clock_at, merge_states, wins
+from replication.models import CommentLink, IssueLink, LinkState, SyncControl
+from synchronizations.models import Role, Synchronization
+from synchronizations.states import InvitationStatus
+
+log = logging.getLogger(__name__)
+
+APP_USERNAME = "issue-sync"
+APP_DISPLAY_NAME = "Issue Sync"
+LINK_GLOBAL_ID = "issuesync:{sync_id}"
+MAX_STATUS_STEPS = 6
+CREATE_WAITING = "__create__"  # in IssueLink.pending: a partner's create that could not be applied yet
+
+
+# --- The app's account and small helpers -----------------------------------------------------------
+
+
+def app_user() -> User:
+    """The account issue sync writes with (as the app's user in Jira Cloud)."""
+    user = User.objects.filter(username=APP_USERNAME).first()
+    if user is None:
+        user, _ = User.objects.get_or_create(
+            username=APP_USERNAME, defaults={"first_name": APP_DISPLAY_NAME, "email": "", "is_active": True})
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        profile = jira.profile_ensure(user=user)
+        profile.display_name = APP_DISPLAY_NAME
+        profile.save(update_fields=["display_name"])
+    return user
+
+
+def _origin(sync: Synchronization) -> Origin:
+    return Origin.partner_link(str(sync.id), user_id=app_user().pk)
+
+
+def issue_url(key: str, site: str | None = None) -> str:
+    return f"{site or settings.SITE_ADDRESS}/browse/{key}"
+
+
+def is_paused(sync: Synchronization) -> bool:
+    return SyncControl.objects.filter(synchronization=sync, paused=True).exists()
+
+
+def _goes(direction: str, role: str, *, outgoing: bool) -> bool:
+    """Whether a mapping direction (canonical) lets values leave (outgoing) or enter this site."""
+    if direction == Direction.BOTH:
+        return True
+    inviter_sends = direction == Direction.INVITER_TO_INVITEE
+    this_sends = inviter_sends == (role == Role.INVITER)
+    return this_sends if outgoing else not this_sends
+
+
+def outgoing_pairs(mapping: Mapping, role: str) -> list[tuple[str, str]]:
+    """(local field, partner field) of every pair whose direction sends from this site."""
+    me, partner = sides(role)
+    return [(p[me], p[partner]) for p in mapping.field_pairs if _goes(p["direction"], role, outgoing=True)]
+
+
+def incoming_pairs(mapping: Mapping, role: str) -> dict[str, str]:
+    """partner field -> local field, of every pair whose direction brings values to this site."""
+    me, partner = sides(role)
+    return {p[partner]: p[me] for p in mapping.field_pairs if _goes(p["direction"], role, outgoing=False)}
+
+
+def comments_flow(mapping: Mapping, role: str, *, outgoing: bool) -> bool:
+    return mapping.comments != "off" and _goes(mapping.comments, role, outgoing=outgoing)
+
+
+def _facts(issue: Issue) -> dict[str, Any]:
+    return {"issuetype": issue.issue_type.name, "labels": issue.labels, "status": issue.status.name,
+            "priority": issue.priority.name if issue.priority else None}
+
+
+def _in_own_scope(sync: Synchronization, project: Project, issue_type_name: str) -> bool:
+    scope = sync.scope
+    return (scope.visible_projects().filter(pk=project.pk).exists()
+            and scope.visible_issue_types().filter(name=issue_type_name).exists())
+
+
+def _in_partner_scope(sync: Synchronization, project_key: str, issue_type_name: str) -> bool:
+    theirs = sync.partner_visible or {}
+    return (any(p.get("key") == project_key for p in theirs.get("projects", []))
+            and any(t.get("name") == issue_type_name for t in theirs.get("issue_types", [])))
+
+
+def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
+    """The enabled mapping this issue matches on this site (project, type, filter, both scopes), if any."""
+    if sync.status != InvitationStatus.ACTIVE:
+        return None
+    me, partner = sides(sync.role)
+    for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+        if getattr(mapping, f"{me}_project") != issue.project.key:
+            continue
+        partner_type = next((p[partner] for p in mapping.issue_types if p[me] == issue.issue_type.name), None)
+        if partner_type is None:
+            continue
+        try:
+            if not filter_compile(mapping.filter)(_facts(issue)):
+                continue
+        except FilterError:
+            continue
+        if not _in_own_scope(sync, issue.project, issue.issue_type.name):
+            continue
+        if not _in_partner_scope(sync, getattr(mapping, f"{partner}_project"), partner_type):
+            continue
+        return mapping
+    return None
+
+
+def _clock_after(moment: datetime.datetime, floor: Any) -> list[str]:
+    """This site's clock for a change at `moment`, never at or below `floor` (the value it replaces).
+
+    A local edit always supersedes the value it was made on, even when this site's clock is
+    behind the partner's: that is what keeps last-writer-wins convergent under clock skew.
+    """
+    clock = clock_at(moment, settings.SITE_ADDRESS)
+    held = as_clock(floor)
+    if held is not None and not wins(clock, held):
+        after = datetime.datetime.strptime(held[0], CLOCK_FORMAT).replace(tzinfo=datetime.UTC)
+        clock = clock_at(after + datetime.timedelta(microseconds=1), settings.SITE_ADDRESS)
+    return clock
+
+
+def _local_change_times(issue: Issue, sync: Synchronization) -> dict[str, datetime.datetime]:
+    """When each field last changed on this site other than from this synchronization's partner."""
+    times: dict[str, datetime.datetime] = {}
+    rows = (Changelog.objects.filter(issue=issue).exclude(origin_kind="partner", origin_ref=str(sync.id))
+            .order_by("-created", "-pk").values_list("created", "items")[:200])
+    for created, items in rows:
+        for item in items or []:
+            times.setdefault(str(item.get("fieldId")), created)
+    return times
+
+
+def _dirty_clock(issue: Issue, field: str, held: dict[str, Any] | None, sync: Synchronization,
+                 times: dict[str, datetime.datetime] | None = None) -> list[str]:
+    times = times if times is not None else _local_change_times(issue, sync)
+    return _clock_after(times.get(field, issue.created), held.get("c") if held else None)
+
+
+# --- Sending ------------------------------------------------------------------------------------
+
+
+def _state_payload(link: IssueLink, issue: Issue | None, mapping_id: Any, fields: dict[str, Any],
+                   *, deleted: bool = False) -> dict[str, Any]:
+    key = issue.key if issue else link.local_key
+    return {
+        "origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id, "mapping_id": str(mapping_id),
+        "issue_id": link.local_issue_id, "key": key, "url": issue_url(key),
+        "issue_type": issue.issue_type.name if issue else "", "values": fields, "source_deleted": deleted,
+    }
+
+
+def _error(link: IssueLink, message: str) -> None:
+    link.state = LinkState.ERROR
+    link.error = message[:2000]
+    link.error_where = settings.SITE_ADDRESS
+    link.error_at = timezone.now()
+    link.attempts += 1
+
+
+def issue_push(*, issue: Issue | int, synchronization: Synchronization, everything: bool = False) -> str:
+    """Send this issue's mapped changes to the partner of one synchronization, if it matches.
+
+    Returns what happened: "sent", "unchanged", "not matching", "paused", "waiting" (behind an error).
+    `everything`: send every mapped field again (its clock unchanged, so the partner only fills gaps).
+    """
+    issue_pk = issue if isinstance(issue, int) else issue.pk
+    with transaction.atomic():
+        sync = wire.sync_locked(synchronization.pk)
+        if sync is None:
+            return "not matching"
+        current = (Issue.objects.select_related("project", "issue_type", "status", "priority", "assignee",
+                                                "reporter").filter(pk=issue_pk).first())
+        if current is None:
+            return "not matching"
+        link = IssueLink.objects.select_for_update().filter(synchronization=sync,
+                                                            local_issue_id=str(issue_pk)).first()
+        mapping = mapping_for(sync, current)
+        if mapping is None or is_paused(sync):
+            if link is not None and link.state != LinkState.PAUSED and link.state != LinkState.ERROR:
+                link.state = LinkState.PAUSED
+                link.save(update_fields=["state"])
+            return "paused" if mapping is not None else "not matching"
+        out = outgoing_pairs(mapping, sync.role)
+        created = link is None
+        if link is None:
+            if not out:
+                return "not matching"
+            link = IssueLink.objects.create(
+                synchronization=sync, origin_site=settings.SITE_ADDRESS, origin_issue_id=str(issue_pk),
+                mapping_id=mapping.pk, issue=current, local_issue_id=str(issue_pk), local_key=current.key)
+        elif link.state == LinkState.ERROR and link.error_where == settings.SITE_ADDRESS and not link.pending:
+            return "waiting"  # this issue's later changes wait behind its error, then go as the latest state
+        link.local_key = current.key
+        times: dict[str, datetime.datetime] | None = None
+        fields: dict[str, Any] = {}
+        for local, _partner in out:
+            value = values.read(current, local)
+            held = link.fields.get(local)
+            if held is not None and held.get("v") == value:
+                if everything:
+                    fields[local] = held
+                continue
+            times = times if times is not None else _local_change_times(current, sync)
+            fields[local] = {"v": value, "c": _dirty_clock(current, local, held, sync, times)}
+        was_paused = link.state == LinkState.PAUSED
+        if not fields and not created and not everything:
+            if was_paused or link.state == LinkState.PENDING and link.partner_issue_id:
+                link.state = LinkState.IN_SYNC
+            link.mapping_id = mapping.pk
+            link.save()
+            return "unchanged"
+        problems = _fit(link, current, mapping.pk, fields)
+        payload = _state_payload(link, current, mapping.pk, fields)
+        wire.send(sync, wire.ISSUE_STATE, payload)
+        link.fields = {**link.fields, **fields}
+        link.mapping_id = mapping.pk
+        if problems:
+            _error(link, " ".join(problems))
+        elif link.state != LinkState.ERROR:
+            link.state = LinkState.PENDING
+        link.save()
+    return "sent"
+
+
+def _fit(link: IssueLink, issue: Issue, mapping_id: Any, fields: dict[str, Any]) -> list[str]:
+    """Drop the largest fields until the message fits the partner's inbox; say which were refused."""
+    problems = []
+    cap = wire.size_cap()
+    while fields and wire.message_size(wire.ISSUE_STATE, _state_payload(link, issue, mapping_id, fields)) > cap:
+        largest = max(fields, key=lambda f: len(str(fields[f].get("v"))))
+        size = len(str(fields[largest].get("v")).encode())
+        del fields[largest]
+        problems.append(f"{largest} is too large to synchronize (about {size} bytes; one message holds at most "
+                        f"{cap} bytes): shorten it, then Retry, or Skip.")
+    return problems
+
+
+def issue_deleted_push(*, issue_id: str, skip_sync: str = "") -> None:
+    """The local issue is gone: tell each partner, whose copy then shows that its source is gone."""
+    for link in IssueLink.objects.filter(local_issue_id=issue_id).select_related("synchronization"):
+        if str(link.synchronization_id) == skip_sync:
+            continue
+        with transaction.atomic():
+            sync = wire.sync_locked(link.synchronization_id)
+            if sync is None or sync.status != InvitationStatus.ACTIVE or not link.mapping_id:
+                continue
+            wire.send(sync, wire.ISSUE_STATE, _state_payload(link, None, link.mapping_id, {}, deleted=True))
+            IssueLink.objects.filter(pk=link.pk).update(state=LinkState.PAUSED, issue=None)
+
+
+def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: str = "") -> int:
+    """Send one comment's latest body (or its deletion) along every link whose mapping syncs comments out."""
+    sent = 0
+    for link in IssueLink.objects.filter(local_issue_id=str(issue.pk)):
+        if str(link.synchronization_id) == skip_sync:
+            continue
+        with transaction.atomic():
+            sync = wire.sync_locked(link.synchronization_id)
+            if sync is None:
+                continue
+            link = IssueLink.objects.select_for_update().get(pk=link.pk)
+            copy = CommentLink.objects.filter(link__issue_id=issue.pk, comment_id=comment.pk).exclude(
+                origin_site=settings.SITE_ADDRESS).exists()
+            if copy:
+                continue  # a partner's comment shown here: its author edits it there
+            mapping = mapping_for(sync, issue)
+            if mapping is None or is_paused(sync) or not comments_flow(mapping, sync.role, outgoing=True):
+                continue
+            cl, _ = CommentLink.objects.get_or_create(
+                link=link, origin_site=settings.SITE_ADDRESS, origin_comment_id=str(comment.pk),
+                defaults={"comment": None if deleted else comment})
+            clock = _clock_after(timezone.now() if deleted else comment.updated, cl.clock or None)
+            author = "" if comment.author is None else (jira._display(comment.author) or "")
+            payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
+                       "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk), "author": author,
+                       "body": None if deleted else comment.body, "clock": clock, "deleted": deleted}
+            if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
+                _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
+                link.save()
+                continue
+            wire.send(sync, wire.COMMENT_STATE, payload)
+            cl.clock, cl.deleted = clock, deleted
+            cl.save(update_fields=["clock", "deleted"])
+            sent += 1
+    return sent
+
+
+def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:
+    """After any change of a local issue: push it along every active synchronization but the one it came from."""
+    for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE):
+        if str(sync.pk) != skip_sync:
+            issue_push(issue=issue.pk, synchronization=sync)
+
+
+# --- Receiving ----------------------------------------------------------------------------------
+
+
+def _status_path(issue: Issue, target: str) -> list[Transition] | None:
+    """The shortest chain of the workflow's transitions from the issue's status to `target`."""
+    rows = list(Transition.objects.select_related("to_status").filter(project_id=issue.project_id))
+    start = issue.status_id
+    queue: deque[tuple[int, list[Transition]]] = deque([(start, [])])
+    seen = {start}
+    while queue:
+        status_id, path = queue.popleft()
+        if len(path) >= MAX_STATUS_STEPS:
+            continue
+        for t in rows:
+            if t.from_status_id not in (None, status_id) or t.to_status_id == status_id:
+                continue
+            if t.to_status.name.casefold() == target.casefold():
+                return [*path, t]
+            if t.to_status_id not in seen:
+                seen.add(t.to_status_id)
+                queue.append((t.to_status_id, [*path, t]))
+    return None
+
+
+def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping: Mapping,
+                  incoming: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Apply the winning incoming field states to the local issue; (errors, the failed states)."""
+    pairs = incoming_pairs(mapping, sync.role)
+    kinds = values.field_kinds()
+    origin = _origin(sync)
+    actor = app_user()
+    errors: list[str] = []
+    failed: dict[str, Any] = {}
+    chosen: dict[str, tuple[Any, dict[str, Any], str]] = {}  # local field: (value, state, partner field)
+    times: dict[str, datetime.datetime] | None = None
+    for partner_field, state in incoming.items():
+        local = pairs.get(partner_field)
+        if local is None or not isinstance(state, dict):
+            continue  # not mapped this way: never accepted
+        held = link.fields.get(local)
+        current = values.read(issue, local)
+        if held is not None and held.get("v") != current:
+            times = times if times is not None else _local_change_times(issue, sync)
+            local_clock: Any = _dirty_clock(issue, local, held, sync, times)
+        else:
+            local_clock = held.get("c") if held else None
+        if not wins(state.get("c"), local_clock):
+            continue
+        try:
+            value = values.translate(mapping=mapping, role=sync.role, local_field=local, partner_field=partner_field,
+                                     value=state.get("v"), local_kinds=kinds)
+        except values.Untranslatable as e:
+            errors.append(str(e))
+            failed[partner_field] = state
+            continue
+        chosen[local] = (value, state, partner_field)
+    edits = {f: values.jira_input(f, v) for f, (v, _s, _p) in chosen.items()
+             if f != "status" and values.read(issue, f) != v}
+    if edits:
+        try:
+            jira.issue_update(actor=actor, origin=origin, issue=issue.pk, fields=edits)
+        except FieldErrors:
+            for field, value in edits.items():  # one by one: the good ones still apply
+                try:
+                    jira.issue_update(actor=actor, origin=origin, issue=issue.pk, fields={field: value})
+                except FieldErrors as e:
+                    errors.append(f"{field}: {e}")
+                    failed[chosen[field][2]] = chosen[field][1]
+                    del chosen[field]
+    if "status" in chosen:
+        target = str(chosen["status"][0])
+        issue.refresh_from_db()
+        if issue.status.name != target:
+            path = _status_path(issue, target)
+            if path is None:
+                errors.append(f"Status: no transition of {issue.project.key}'s workflow leads from "
+                              f"{issue.status.name} to {target}.")
+                failed[chosen["status"][2]] = chosen["status"][1]
+                del chosen["status"]
+            else:
+                for step in path:
+                    jira.issue_transition(actor=actor, origin=origin, issue=issue.pk, transition_id=step.pk)
+    issue.refresh_from_db()
+    for field, (_v, state, _p) in chosen.items():
+        link.fields[field] = {"v": values.read(issue, field), "c": state.get("c")}
+    return errors, failed
+
+
+def _settle(link: IssueLink, errors: list[str], failed: dict[str, Any]) -> None:
+    now = timezone.now()
+    if errors:
+        link.pending = merge_states(link.pending, failed)
+        _error(link, " ".join(errors))
+    else:
+        link.state = LinkState.IN_SYNC
+        link.error = ""
+    link.last_synced_at = now
+
+
+def _remote_link(sync: Synchronization, issue: Issue, sender: str, key: str, url: str, *, gone: bool = False) -> None:
+    title = f"{key} ({sender.removeprefix('https://')})" + (" – deleted there" if gone else "")
+    jira.remote_link_upsert(
+        actor=None, origin=_origin(sync), issue=issue.pk, url=url, title=title[:255],
+        global_id=LINK_GLOBAL_ID.format(sync_id=sync.pk), relationship="synchronized with",
+        summary=("The source issue was deleted; this copy no longer syncs." if gone
+                 else f"Synchronized by Issue Sync with {sender}"),
+        application={"type": "com.issuesync", "name": APP_DISPLAY_NAME},
+        status={"resolved": gone})
+
+
+def _link_mapping(sync: Synchronization, link: IssueLink) -> Mapping | None:
+    if link.mapping_id is None:
+        return None
+    return Mapping.objects.filter(pk=link.mapping_id, synchronization=sync).first()
+
+
+def _receivable(sync: Synchronization, mapping: Mapping | None) -> bool:
+    return (mapping is not None and mapping.enabled and mapping.deleted_at is None
+            and sync.status == InvitationStatus.ACTIVE)
+
+
+def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, Any]) -> str:
+    """Apply a partner's issue state; the inbox holds the synchronization's lock and transaction.
+
+    Never refuses: what cannot apply becomes this issue's error, with the waiting values kept.
+    """
+    link = IssueLink.objects.select_for_update().filter(
+        synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"]).first()
+    mapping = Mapping.objects.filter(pk=payload["mapping_id"], synchronization=sync).first()
+    if link is None:
+        if payload["origin_site"] != sender or payload["source_deleted"] or not _receivable(sync, mapping):
+            log.info("issue state for %s@%s absorbed: nothing here to apply it to", payload["origin_issue_id"], sender)
+            return "absorbed"
+        assert mapping is not None
+        return _copy_create(sync, sender, mapping, payload)
+    changed_ids = (link.partner_issue_id, link.partner_key) != (payload["issue_id"], payload["key"])
+    link.partner_issue_id, link.partner_key = payload["issue_id"], payload["key"]
+    issue = Issue.objects.select_related("project", "issue_type", "status", "priority").filter(
+        pk=link.local_issue_id).first()
+    if issue is None:
+        waiting_create = link.pending.get(CREATE_WAITING)
+        if waiting_create is not None:  # the copy could not be created yet: later values wait with it
+            waiting_create["values"] = merge_states(waiting_create.get("values") or {}, payload.get("values") or {})
+            link.pending = {CREATE_WAITING: waiting_create}
+        link.save()
+        return "absorbed" if waiting_create is None else "applied"  # else deleted here: the partner sees it
+    if payload["source_deleted"]:
+        link.partner_gone = True
+        link.state = LinkState.PAUSED
+        link.save()
+        _remote_link(sync, issue, sender, payload["key"], payload["url"], gone=True)
+        return "applied"
+    if changed_ids:
+        _remote_link(sync, issue, sender, payload["key"], payload["url"])
+    incoming = payload.get("values") or {}
+    if not incoming:
+        if link.state == LinkState.PENDING:
+            link.state = LinkState.IN_SYNC
+        link.last_synced_at = timezone.now()
+        link.save()
+        return "applied"
+    if link.state == LinkState.ERROR or is_paused(sync) or not _receivable(sync, mapping) \
+            or not _mapping_matches_here(sync, mapping, issue):
+        # Waits behind the error (or the pause), merged by clock: the latest state applies on Retry/resume.
+        link.pending = merge_states(link.pending, incoming)
+        if link.state != LinkState.ERROR:
+            link.state = LinkState.PAUSED
+        link.save()
+        return "applied"
+    assert mapping is not None
+    errors, failed = _apply_fields(sync, link, issue, mapping, incoming)
+    _settle(link, errors, failed)
+    link.save()
+    return "applied"
+
+
+def _mapping_matches_here(sync: Synchronization, mapping: Mapping | None, issue: Issue) -> bool:
+    if mapping is None:
+        return False
+    me, _partner = sides(sync.role)
+    return (getattr(mapping, f"{me}_project") == issue.project.key
+            and _in_own_scope(sync, issue.project, issue.issue_type.name))
+
+
+def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: dict[str, Any]) -> str:
+    me, partner = sides(sync.role)
+    project = Project.objects.filter(key=getattr(mapping, f"{me}_project")).first()
+    type_name = next((p[me] for p in mapping.issue_types if p[partner] == payload["issue_type"]), None)
+    if project is None or type_name is None or not _in_own_scope(sync, project, type_name):
+        log.warning("issue %s from %s is outside this site's mapping or scope: not copied", payload["key"], sender)
+        return "absorbed"
+    pairs = incoming_pairs(mapping, sync.role)
+    summary_state = next((s for pf, s in payload["values"].items() if pairs.get(pf) == "summary"), None)
+    summary = str(summary_state["v"]) if summary_state and summary_state.get("v") else payload["key"]
+    actor = app_user()
+    try:
+        issue = jira.issue_create(actor=actor, origin=_origin(sync), fields={
+            "project": {"key": project.key}, "issuetype": {"name": type_name}, "summary": summary[:255]})
+    except FieldErrors as e:
+        # No copy yet: the link holds the create (and later values merge into it) until Retry.
+        waiting = IssueLink(
+            synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"],
+            mapping_id=mapping.pk, local_issue_id=f"-{payload['origin_issue_id']}"[:32],
+            partner_issue_id=payload["issue_id"], partner_key=payload["key"], pending={CREATE_WAITING: payload})
+        _error(waiting, f"The copy of {payload['key']} could not be created in {project.key}: {e}")
+        waiting.save()
+        return "applied"
+    # The placeholder values of the new copy lose to every incoming value.
+    link = IssueLink.objects.create(
+        synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"],
+        mapping_id=mapping.pk, issue=issue, local_issue_id=str(issue.pk), local_key=issue.key,
+        partner_issue_id=payload["issue_id"], partner_key=payload["key"], state=LinkState.PENDING)
+    issue = Issue.objects.select_related("project", "issue_type", "status", "priority").get(pk=issue.pk)
+    errors, failed = _apply_fields(sync, link, issue, mapping, payload["values"])
+    _settle(link, errors, failed)
+    link.save()
+    _remote_link(sync, issue, sender, payload["key"], payload["url"])
+    # Tell the origin which issue is its copy (no fields: nothing to apply, nothing sent back).
+    wire.send(sync, wire.ISSUE_STATE, _state_payload(link, issue, mapping.pk, {}))
+    log.info("created %s as the copy of %s from %s", issue.key, payload["key"], sender)
+    return "applied"
+
+
+def _comment_doc(body: dict[str, Any] | None, author: str, site: str) -> dict[str, Any]:
+    head = adf_from_text(f"{author or 'Someone'} wrote on {site.removeprefix('https://')}:")["content"]
+    content = list((body or {}).get("content") or [])
+    return {"type": "doc", "version": 1, "content": head + content}
+
+
+def comment_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, Any]) -> str:
+    """Add, edit or delete the copy of a partner's comment, keyed by its origin comment; never twice."""
+    link = IssueLink.objects.select_for_update().filter(
+        synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"]).first()
+    if link is None or link.issue_id is None or payload["comment_site"] != sender:
+        return "absorbed"
+    mapping = _link_mapping(sync, link)
+    if not _receivable(sync, mapping) or not comments_flow(mapping, sync.role, outgoing=False):  # type: ignore[arg-type]
+        return "absorbed"
+    cl = CommentLink.objects.select_for_update().filter(
+        link=link, origin_site=payload["comment_site"], origin_comment_id=payload["comment_id"]).first()
+    if cl is not None and not wins(payload["clock"], cl.clock or None):
+        return "absorbed"  # a repeat, or older than what is shown
+    origin, actor = _origin(sync), app_user()
+    if payload["deleted"]:
+        if cl is not None and cl.comment_id is not None:
+            comment = Comment.objects.filter(pk=cl.comment_id).first()
+            if comment is not None:
+                jira.comment_delete(actor=None, origin=origin, comment=comment)
+        if cl is None:
+            cl = CommentLink(link=link, origin_site=payload["comment_site"], origin_comment_id=payload["comment_id"])
+        cl.comment, cl.deleted, cl.clock = None, True, payload["clock"]
+        cl.save()
+        return "applied"
+    if cl is not None and cl.deleted:
+        return "absorbed"
+    doc = _comment_doc(payload["body"], payload["author"], sender)
+    try:
+        if cl is None or cl.comment_id is None:
+            comment = jira.comment_add(actor=actor, origin=origin, issue=link.issue_id, body=doc)
+            cl = cl or CommentLink(link=link, origin_site=payload["comment_site"],
+                                   origin_comment_id=payload["comment_id"])
+            cl.comment = comment
+        else:
+            existing = Comment.objects.get(pk=cl.comment_id)
+            jira.comment_update(actor=None, origin=origin, comment=existing, body=doc)
+    except (FieldErrors, Comment.DoesNotExist) as e:
+        _error(link, f"A comment from {sender} could not be written: {e}")
+        link.save()
+        return "applied"
+    cl.clock, cl.deleted = payload["clock"], False
+    cl.save()
+    return "applied"
+
+
+# --- The admin's fixes, pause and resume ---------------------------------------------------------
+
+
+def link_retry(*, link: IssueLink) -> IssueLink:
+    """Retry an issue in error: apply what waits for it here, then send its latest state."""
+    with transaction.atomic():
+        sync = wire.sync_locked(link.synchronization_id)
+        assert sync is not None
+        link = IssueLink.objects.select_for_update().get(pk=link.pk)
+        if CREATE_WAITING in link.pending:
+            payload, attempts = link.pending[CREATE_WAITING], link.attempts
+            link.delete()
+            issue_state_apply(sync=sync, sender=sync.partner_address, payload=payload)
+            again = IssueLink.objects.filter(synchronization=sync, origin_site=payload["origin_site"],
+                                             origin_issue_id=payload["origin_issue_id"]).first()
+            if again is not None and again.state == LinkState.ERROR:
+                again.attempts += attempts
+                again.save(update_fields=["attempts"])
+            sync.save()
+            return again or link
+        issue = Issue.objects.select_related("project", "issue_type", "status", "priority").filter(
+            pk=link.local_issue_id).first()
+        waiting, link.pending = link.pending, {}
+        link.state, link.error = LinkState.PENDING, ""
+        mapping = _link_mapping(sync, link)
+        if issue is not None and waiting and _receivable(sync, mapping) and not is_paused(sync):
+            assert mapping is not None
+            errors, failed = _apply_fields(sync, link, issue, mapping, waiting)
+            _settle(link, errors, failed)
+        elif waiting:
+            link.pending = waiting
+            link.state = LinkState.PAUSED
+        link.save()
+    if link.state != LinkState.ERROR and issue is not None:
+        issue_push(issue=issue.pk, synchronization=link.synchronization)
+    return IssueLink.objects.get(pk=link.pk)
+
+
+def link_skip(*, link: IssueLink) -> IssueLink:
+    """Skip what failed: the waiting incoming values are dropped, and local values that could not be
+    sent are taken as sent; the issue syncs its next changes normally."""
+    with transaction.atomic():
+        sync = wire.sync_locked(link.synchronization_id)
+        assert sync is not None
+        link = IssueLink.objects.select_for_update().get(pk=link.pk)
+        issue = Issue.objects.select_related("project", "issue_type", "status", "priority", "assignee",
+                                             "reporter").filter(pk=link.local_issue_id).first()
+        mapping = _link_mapping(sync, link)
+        if issue is not None and mapping is not None and link.error_where == settings.SITE_ADDRESS and not link.pending:
+            for local, _partner in outgoing_pairs(mapping, sync.role):
+                held = link.fields.get(local)
+                value = values.read(issue, local)
+                if held is None or held.get("v") != value:
+                    link.fields[local] = {"v": value, "c": _dirty_clock(issue, local, held, sync)}
+        link.pending, link.error, link.state = {}, "", LinkState.IN_SYNC
+        link.save()
+    return link
+
+
+def synchronization_pause(*, synchronization: Synchronization) -> None:
+    SyncControl.objects.update_or_create(synchronization=synchronization,
+                                         defaults={"paused": True, "paused_at": timezone.now()})
+
+
+def synchronization_resume(*, synchronization: Synchronization) -> int:
+    """Resume: apply what waited, then send the changes of every matching issue changed since the pause,
+    oldest issue first. Returns how many issues were sent."""
+    control = SyncControl.objects.filter(synchronization=synchronization).first()
+    since = control.paused_at if control is not None and control.paused else None
+    SyncControl.objects.update_or_create(synchronization=synchronization, defaults={"paused": False})
+    return synchronization_catch_up(synchronization=synchronization, changed_since=since)
+
+
+def synchronization_catch_up(*, synchronization: Synchronization,
+                             changed_since: datetime.datetime | None = None) -> int:
+    """Bring the synchronization's linked issues up to date (a mapping enabled again, a resume) and apply
+    what waited on their links; with `changed_since`, also the matching issues changed since then that
+    have no link yet (created while paused). Existing issues never changed are not copied."""
+    sent = 0
+    for link in IssueLink.objects.filter(synchronization=synchronization, state=LinkState.PAUSED).exclude(pending={}):
+        link_retry(link=link)
+    sync = Synchronization.objects.get(pk=synchronization.pk)
+    me, _partner = sides(sync.role)
+    ids = set(IssueLink.objects.filter(synchronization=sync, issue__isnull=False).values_list("issue_id", flat=True))
+    if changed_since is not None:
+        for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+            types = [p[me] for p in mapping.issue_types]
+            ids.update(Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types,
+                                            updated__gte=changed_since).values_list("pk", flat=True))
+    for pk in sorted(i for i in ids if i is not None):
+        sent += issue_push(issue=pk, synchronization=sync) == "sent"
+    return sent
+
+
+def issue_sync_now(*, issue: Issue) -> list[str]:
+    """"Sync now" on the issue view: apply what waits here and send everything mapped again."""
+    outcomes = []
+    for link in IssueLink.objects.filter(local_issue_id=str(issue.pk)).exclude(pending={}):
+        if link.state != LinkState.ERROR:
+            link_retry(link=link)
+    for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE):
+        outcomes.append(issue_push(issue=issue.pk, synchronization=sync, everything=True))
+    return outcomes

@@ -1,0 +1,143 @@
+"""The one place issue sync touches the wire: its message kinds and how it sends one.
+
+Two kinds, both upserts keyed by the origin issue, so that any of them may arrive twice:
+- `issue_state`: the sender's issue (id, key, address) and the mapped fields that changed,
+  each with its clock; the first one from the origin creates the partner copy.
+- `comment_state`: one comment's latest body (or its deletion), keyed by the origin comment.
+
+Each issue has its own stream on the link (`issue:<origin site>/<origin issue id>`), so one issue's
+waiting or refused message never holds back the other issues or the synchronization's lifecycle.
+Their handler refuses only a message for a synchronization this site does not hold: any other
+problem becomes that issue's error on the receiving site (Retry / Skip), never a refusal.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import uuid
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from invitations.kinds import Incoming, MessageKind, NotApplicable, kind_register
+from invitations.messages import Envelope, envelope_encode
+from invitations.models import Link
+from invitations.outbox import outbox_write
+from synchronizations.models import Synchronization
+
+ISSUE_STATE = "issue_state"
+COMMENT_STATE = "comment_state"
+# Room kept below the inbox's cap for the envelope around the payload and the batch around it.
+ENVELOPE_ROOM_BYTES = 2048
+STREAM_MAX_LENGTH = 80  # LinkStream.stream and the envelope's stream field
+
+
+class IssueStatePayload(serializers.Serializer):
+    origin_site = serializers.CharField(max_length=200)
+    origin_issue_id = serializers.CharField(max_length=32)
+    mapping_id = serializers.UUIDField()
+    issue_id = serializers.CharField(max_length=32)  # the sender's own issue
+    key = serializers.CharField(max_length=32)
+    url = serializers.CharField(max_length=500)
+    issue_type = serializers.CharField(max_length=60)
+    values = serializers.DictField(child=serializers.DictField(), required=False, default=dict)  # field: {v, c}
+    source_deleted = serializers.BooleanField(required=False, default=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        value["mapping_id"] = str(value["mapping_id"])
+        return value
+
+
+class CommentStatePayload(serializers.Serializer):
+    origin_site = serializers.CharField(max_length=200)
+    origin_issue_id = serializers.CharField(max_length=32)
+    comment_site = serializers.CharField(max_length=200)
+    comment_id = serializers.CharField(max_length=32)
+    author = serializers.CharField(max_length=200, allow_blank=True)
+    body = serializers.DictField(allow_null=True, required=False, default=None)
+    clock = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=2)
+    deleted = serializers.BooleanField(required=False, default=False)
+
+
+def _issue_words(payload: dict[str, Any]) -> str:
+    if payload.get("source_deleted"):
+        return f"Issue {payload['key']}: its source was deleted"
+    fields = ", ".join(sorted(payload.get("values") or {}))
+    return f"Issue {payload['key']}" + (f": {fields}" if fields else "")
+
+
+def _comment_words(payload: dict[str, Any]) -> str:
+    what = "deleted" if payload.get("deleted") else "by " + (payload.get("author") or "someone")
+    return f"Comment {payload['comment_id']} {what}"
+
+
+def _issue_state_apply(message: Incoming) -> str:
+    from replication.services import issue_state_apply
+
+    return str(issue_state_apply(sync=_locked(message), sender=message.sender, payload=message.payload))
+
+
+def _comment_state_apply(message: Incoming) -> str:
+    from replication.services import comment_state_apply
+
+    return str(comment_state_apply(sync=_locked(message), sender=message.sender, payload=message.payload))
+
+
+def _locked(message: Incoming) -> Synchronization:
+    # The inbox holds the link's lock; the synchronization is locked next, the order issue_push and
+    # the admin's fixes take too (sync_locked), so the two never wait for each other crosswise.
+    sync = Synchronization.objects.select_for_update().select_related("scope").filter(pk=message.link_id).first()
+    if sync is None:
+        raise NotApplicable("this site holds no synchronization for this message")
+    return sync
+
+
+KINDS = [
+    MessageKind(ISSUE_STATE, IssueStatePayload, _issue_state_apply, _issue_words, label="Issue state"),
+    MessageKind(COMMENT_STATE, CommentStatePayload, _comment_state_apply, _comment_words, label="Comment state"),
+]
+
+
+def kinds_register() -> None:
+    """Called from `ReplicationConfig.ready()`."""
+    for kind in KINDS:
+        kind_register(kind)
+
+
+def issue_stream(origin_site: str, origin_issue_id: str) -> str:
+    """One stream per issue, named by its origin issue (the same name on both sites)."""
+    stream = f"issue:{origin_site}/{origin_issue_id}"
+    if len(stream) <= STREAM_MAX_LENGTH:
+        return stream
+    # An unusually long site address: a stable digest keeps the name within the column.
+    return "issue:" + hashlib.blake2b(stream.encode(), digest_size=32).hexdigest()
+
+
+def message_size(kind: str, payload: dict[str, Any]) -> int:
+    """The bytes a message with this payload takes on the wire (the envelope as it is stored)."""
+    envelope = Envelope(id=uuid.uuid4(), type=kind, synchronization_id=uuid.uuid4(), sequence=1,
+                        sender=settings.SITE_ADDRESS, recipient="", created_at=datetime.datetime.now(datetime.UTC),
+                        payload=payload, stream=issue_stream(payload["origin_site"], payload["origin_issue_id"]))
+    return len(envelope_encode(envelope))
+
+
+def size_cap() -> int:
+    return int(settings.INBOUND_MAX_BODY_BYTES) - ENVELOPE_ROOM_BYTES
+
+
+def send(sync: Synchronization, kind: str, payload: dict[str, Any]) -> None:
+    """Write the message in the caller's transaction, on its issue's stream (`sync` locked by the caller)."""
+    outbox_write(link_id=sync.id, message_type=kind, payload=payload,
+                 stream=issue_stream(payload["origin_site"], payload["origin_issue_id"]), created_by="Issue Sync")
+
+
+def sync_locked(sync_id: Any) -> Synchronization | None:
+    """The synchronization, locked for the caller's transaction, after its link.
+
+    The inbox locks the link first and the synchronization in the kind's `apply`; a push that locked
+    them the other way round (the synchronization here, the link in outbox_write) could deadlock with it.
+    """
+    Link.objects.select_for_update().filter(pk=sync_id).first()
+    return Synchronization.objects.select_for_update().select_related("scope").filter(pk=sync_id).first()

@@ -1,0 +1,335 @@
+"""Issue sync's services on one site (alpha), with the partner's messages written as beta would send them."""
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import override_settings
+from django.utils import timezone
+
+from invitations.inbox import inbox_apply
+from invitations.messages import Envelope
+from invitations.models import LinkStream, OutboxMessage
+from invitations.outbox import link_open
+from jira import services as jira
+from jira.fields import FieldErrors
+from jira.models import Comment, Issue, IssueType, Project
+from jira.signals import Origin
+from mappings.models import Mapping
+from replication import services
+from replication.merge import clock_at
+from replication.models import CommentLink, IssueLink, LinkState
+from replication.wire import COMMENT_STATE, ISSUE_STATE, issue_stream
+from synchronizations.models import Role, Scope, Synchronization
+from synchronizations.states import InvitationStatus
+
+pytestmark = pytest.mark.django_db
+ALPHA, BETA = "https://alpha.atlassian.net", "https://beta.atlassian.net"
+LATER = datetime.timedelta(seconds=5)
+
+
+@pytest.fixture
+def admin() -> User:
+    return User.objects.create_superuser("admin", "admin@example.com", "admin")
+
+
+@pytest.fixture
+def sync(admin: User) -> Synchronization:
+    project = Project.objects.create(key="ALPHA", name="Alpha")
+    IssueType.objects.get_or_create(name="Bug")
+    jira.priorities_ensure()
+    jira.workflow_ensure(project=project)
+    sync = Synchronization.objects.create(
+        name="S", partner_address=BETA, role=Role.INVITER, status=InvitationStatus.ACTIVE,
+        scope=Scope.objects.create(),
+        partner_visible={"projects": [{"key": "BETA", "name": "Beta"}], "issue_types": [{"name": "Bug"}]})
+    link_open(link_id=sync.pk, partner_address=BETA, partner_key_id="k", partner_public_key_pem="pem")
+    Mapping.objects.create(
+        synchronization=sync, name="Bugs", inviter_project="ALPHA", invitee_project="BETA",
+        issue_types=[{"inviter": "Bug", "invitee": "Bug"}],
+        field_pairs=[{"inviter": f, "invitee": f, "direction": "both"}
+                     for f in ("summary", "description", "priority", "status", "labels")],
+        value_maps={"priority": [{"inviter": "Highest", "invitee": "Blocker"}]}, comments="both",
+        filter="labels != private", enabled=True, version=1, updated_at=timezone.now())
+    return sync
+
+
+def _mapping(sync: Synchronization) -> Mapping:
+    return Mapping.objects.get(synchronization=sync)
+
+
+def _create(admin: User, summary: str = "Crash", **fields: Any) -> Issue:
+    return jira.issue_create(actor=admin, origin=Origin.person(admin.pk), fields={
+        "project": {"key": "ALPHA"}, "issuetype": {"name": "Bug"}, "summary": summary, **fields})
+
+
+def _sent(sync: Synchronization, kind: str = ISSUE_STATE) -> list[dict[str, Any]]:
+    rows = OutboxMessage.objects.filter(synchronization_id=sync.pk, message_type=kind).order_by("sequence")
+    return [json.loads(bytes(r.body))["payload"] for r in rows]
+
+
+def _from_beta(sync: Synchronization, origin_site: str, origin_id: str, values: dict[str, Any], *,
+               issue_id: str = "900", key: str = "BETA-9", deleted: bool = False) -> dict[str, Any]:
+    return {"origin_site": origin_site, "origin_issue_id": origin_id, "mapping_id": str(_mapping(sync).pk),
+            "issue_id": issue_id, "key": key, "url": f"{BETA}/browse/{key}", "issue_type": "Bug",
+            "values": values, "source_deleted": deleted}
+
+
+def _state(value: Any, at: datetime.datetime, site: str = BETA) -> dict[str, Any]:
+    return {"v": value, "c": clock_at(at, site)}
+
+
+def test_it_sends_a_new_matching_issue_with_its_mapped_fields(sync: Synchronization, admin: User) -> None:
+    issue = _create(admin, priority={"name": "High"}, labels=["mobile"])
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "sent"
+    (payload,) = _sent(sync)
+    assert payload["origin_site"] == ALPHA and payload["origin_issue_id"] == str(issue.pk)
+    assert payload["key"] == issue.key and payload["issue_type"] == "Bug"
+    assert {k: v["v"] for k, v in payload["values"].items()} == {
+        "summary": "Crash", "description": None, "priority": "High", "status": "To Do", "labels": ["mobile"]}
+    assert all(v["c"][1] == ALPHA for v in payload["values"].values())
+    link = IssueLink.objects.get(synchronization=sync)
+    assert link.state == LinkState.PENDING and link.local_key == issue.key
+
+
+def test_it_sends_only_what_changed_and_nothing_when_nothing_did(sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Crash on start"})
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "sent"
+    assert list(_sent(sync)[-1]["values"]) == ["summary"]
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "unchanged"
+    assert len(_sent(sync)) == 2
+
+
+def test_it_never_sends_back_a_value_applied_from_the_partner(sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    later = timezone.now() + LATER
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"summary": _state("Edited on beta", later)}))
+    issue.refresh_from_db()
+    assert issue.summary == "Edited on beta"
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "unchanged"
+    assert len(_sent(sync)) == 1
+    link = IssueLink.objects.get(synchronization=sync)
+    assert link.partner_key == "BETA-9" and link.state == LinkState.IN_SYNC
+
+
+def test_an_older_value_loses_and_a_tie_goes_to_the_larger_site_address(sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    sent_clock = _sent(sync)[0]["values"]["summary"]["c"]
+    at = datetime.datetime.strptime(sent_clock[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.UTC)
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"summary": _state("Older", at - LATER)}))
+    issue.refresh_from_db()
+    assert issue.summary == "Crash"
+    # Same time: beta's address sorts after alpha's, so beta's value wins, on both sites alike.
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"summary": _state("Tie", at)}))
+    issue.refresh_from_db()
+    assert issue.summary == "Tie"
+
+
+def test_a_create_delivered_twice_makes_one_copy_and_one_answer(sync: Synchronization, admin: User) -> None:
+    now = timezone.now()
+    payload = _from_beta(sync, BETA, "77", {"summary": _state("From beta", now), "priority": _state("Blocker", now),
+                                            "status": _state("In Progress", now)}, issue_id="77", key="BETA-3")
+    for _ in range(2):
+        assert services.issue_state_apply(sync=sync, sender=BETA, payload=payload) == "applied"
+    (link,) = IssueLink.objects.filter(synchronization=sync)
+    copy = Issue.objects.get(pk=link.local_issue_id)
+    assert copy.summary == "From beta" and copy.priority and copy.priority.name == "Highest"  # through the value map
+    assert copy.status.name == "In Progress"  # through the workflow's transition
+    assert Issue.objects.count() == 1
+    assert copy.remote_links.get().title.startswith("BETA-3")
+    (answer,) = _sent(sync)
+    assert answer["values"] == {} and answer["key"] == copy.key and answer["origin_issue_id"] == "77"
+    assert copy.reporter and copy.reporter.username == services.APP_USERNAME
+
+
+def test_the_inbox_dedupes_an_issue_message_and_applies_it_on_the_issues_own_stream(
+    sync: Synchronization
+) -> None:
+    payload = _from_beta(sync, BETA, "78", {"summary": _state("Via the inbox", timezone.now())}, issue_id="78")
+    stream = issue_stream(BETA, "78")
+    envelope = Envelope(id=uuid.uuid4(), type=ISSUE_STATE, synchronization_id=sync.pk, sequence=1, sender=BETA,
+                        recipient=ALPHA, created_at=timezone.now(), payload=payload, stream=stream)
+    key: dict[str, Any] = {"partner_key_id": "k", "partner_public_key_pem": "pem"}
+    assert inbox_apply(envelope=envelope, body=b"{}", **key).status == "applied"
+    assert inbox_apply(envelope=envelope, body=b"{}", **key).status == "duplicate"
+    counter = LinkStream.objects.get(link_id=sync.pk, stream=stream)
+    assert counter.last_received == 1 and counter.last_sent == 1  # the answer took the stream's next number
+    assert LinkStream.objects.get(link_id=sync.pk, stream="").last_sent == 0  # the lifecycle is not involved
+    assert Issue.objects.filter(summary="Via the inbox").count() == 1
+
+
+def test_a_value_with_no_translation_is_left_unset_reported_and_waits_for_retry_or_skip(
+    sync: Synchronization, admin: User
+) -> None:
+    issue = _create(admin, priority={"name": "Low"})
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    t = timezone.now() + LATER
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"priority": _state("Trivial", t), "summary": _state("Applied", t)}))
+    issue.refresh_from_db()
+    assert issue.summary == "Applied" and issue.priority and issue.priority.name == "Low"  # not guessed
+    link = IssueLink.objects.get(synchronization=sync)
+    assert link.state == LinkState.ERROR and "Trivial" in link.error and link.error_where == ALPHA
+    # A later change of this issue waits behind the error, merged by clock.
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"summary": _state("Waiting", t + LATER)}))
+    issue.refresh_from_db()
+    assert issue.summary == "Applied"
+    # The admin maps the value and retries: the latest state applies.
+    mapping = _mapping(sync)
+    mapping.value_maps["priority"].append({"inviter": "Lowest", "invitee": "Trivial"})
+    mapping.save()
+    link = services.link_retry(link=link)
+    issue.refresh_from_db()
+    assert link.state == LinkState.IN_SYNC and issue.summary == "Waiting" and issue.priority.name == "Lowest"
+
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"priority": _state("Nope", t + 2 * LATER)}))
+    link = services.link_skip(link=IssueLink.objects.get(pk=link.pk))
+    assert link.state == LinkState.IN_SYNC and link.pending == {} and link.error == ""
+
+
+def test_comments_are_copied_once_with_author_and_site_and_edits_and_deletes_follow(
+    sync: Synchronization, admin: User
+) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    t = timezone.now()
+    comment: dict[str, Any] = {"origin_site": ALPHA, "origin_issue_id": str(issue.pk), "comment_site": BETA,
+                               "comment_id": "5", "author": "Bea", "clock": clock_at(t, BETA), "deleted": False,
+                               "body": {"type": "doc", "version": 1, "content": [
+                                   {"type": "paragraph", "content": [{"type": "text", "text": "Repro'd"}]}]}}
+    for _ in range(2):
+        services.comment_state_apply(sync=sync, sender=BETA, payload=comment)
+    (copy,) = Comment.objects.filter(issue=issue)
+    text = json.dumps(copy.body)
+    assert "Bea wrote on beta.atlassian.net" in text and "Repro'd" in text
+    assert copy.author and copy.author.username == services.APP_USERNAME
+    edited = {**comment, "clock": clock_at(t + LATER, BETA),
+              "body": {"type": "doc", "version": 1, "content": [
+                  {"type": "paragraph", "content": [{"type": "text", "text": "Fixed"}]}]}}
+    services.comment_state_apply(sync=sync, sender=BETA, payload=edited)
+    services.comment_state_apply(sync=sync, sender=BETA, payload=comment)  # the older edit, late: ignored
+    copy.refresh_from_db()
+    assert "Fixed" in json.dumps(copy.body)
+    services.comment_state_apply(sync=sync, sender=BETA, payload={**edited, "deleted": True, "body": None,
+                                                                   "clock": clock_at(t + 2 * LATER, BETA)})
+    assert not Comment.objects.filter(issue=issue).exists()
+    services.comment_state_apply(sync=sync, sender=BETA, payload=edited)  # an edit after the delete: stays deleted
+    assert not Comment.objects.filter(issue=issue).exists()
+    assert CommentLink.objects.get().deleted
+
+    # A local comment goes out; the copy of the partner's never goes back.
+    mine = jira.comment_add(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, body="Local note")
+    assert services.comment_push(comment=mine, issue=issue, deleted=False) == 1
+    (sent,) = _sent(sync, COMMENT_STATE)
+    assert sent["comment_site"] == ALPHA and sent["comment_id"] == str(mine.pk) and sent["author"] == "admin"
+
+
+def test_an_issue_that_stops_matching_is_paused_and_resumes_with_its_changes(
+    sync: Synchronization, admin: User
+) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk,
+                      fields={"labels": ["private"], "summary": "Secret"})
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "not matching"
+    assert IssueLink.objects.get().state == LinkState.PAUSED
+    assert len(_sent(sync)) == 1
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"labels": []})
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "sent"
+    assert _sent(sync)[-1]["values"]["summary"]["v"] == "Secret"
+
+
+def test_while_paused_changes_are_recorded_and_flow_on_resume(sync: Synchronization, admin: User) -> None:
+    services.synchronization_pause(synchronization=sync)
+    first = _create(admin, "First")
+    _create(admin, "Second")
+    assert services.issue_push(issue=first.pk, synchronization=sync) == "paused"
+    assert _sent(sync) == []
+    assert services.synchronization_resume(synchronization=sync) == 2
+    assert [p["values"]["summary"]["v"] for p in _sent(sync)] == ["First", "Second"]
+
+
+@override_settings(INBOUND_MAX_BODY_BYTES=6000)
+def test_a_field_too_large_for_one_message_is_refused_as_that_issues_error(sync: Synchronization,
+                                                                           admin: User) -> None:
+    issue = _create(admin, description="x" * 5000)
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "sent"
+    (payload,) = _sent(sync)
+    assert "description" not in payload["values"] and payload["values"]["summary"]["v"] == "Crash"
+    link = IssueLink.objects.get()
+    assert link.state == LinkState.ERROR and "description is too large" in link.error
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "waiting"
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"description": "short"})
+    link = services.link_retry(link=link)
+    assert _sent(sync)[-1]["values"]["description"]["v"]["content"][0]["content"][0]["text"] == "short"
+    assert link.state == LinkState.PENDING
+
+
+def test_a_deleted_source_is_shown_on_the_copy_not_deleted(sync: Synchronization, admin: User) -> None:
+    now = timezone.now()
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, BETA, "80", {"summary": _state("Doomed on beta", now)}, issue_id="80", key="BETA-8"))
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, BETA, "80", {}, issue_id="80", key="BETA-8", deleted=True))
+    link = IssueLink.objects.get()
+    assert link.partner_gone and link.state == LinkState.PAUSED
+    copy = Issue.objects.get(pk=link.local_issue_id)
+    assert "deleted there" in copy.remote_links.get().title
+
+
+def test_enabling_a_mapping_again_resumes_its_paused_issues_without_copying_untouched_ones(
+    sync: Synchronization, admin: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    untouched = _create(admin, "Never changed while mapped")
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    mapping = _mapping(sync)
+    mapping.enabled = False
+    mapping.save()
+    Synchronization.objects.filter(pk=sync.pk).update(status=InvitationStatus.NOT_CONFIGURED)
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "While off"})
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "not matching"
+    assert IssueLink.objects.get().state == LinkState.PAUSED
+    Synchronization.objects.filter(pk=sync.pk).update(status=InvitationStatus.ACTIVE)
+    with mock.patch("replication.tasks.synchronization_catch_up.delay") as ring, \
+            django_capture_on_commit_callbacks(execute=True):
+        mapping.enabled = True
+        mapping.save()
+    ring.assert_called_once_with(str(sync.pk))
+    from replication.tasks import synchronization_catch_up
+
+    assert synchronization_catch_up(str(sync.pk)) == 1
+    assert _sent(sync)[-1]["values"]["summary"]["v"] == "While off"
+    assert not IssueLink.objects.filter(local_issue_id=str(untouched.pk)).exists()
+
+
+def test_a_copy_that_cannot_be_created_is_that_issues_error_and_retry_creates_it_with_the_latest_values(
+    sync: Synchronization, admin: User
+) -> None:
+    t = timezone.now()
+    with mock.patch("jira.services.issue_create", side_effect=FieldErrors(errors={"issuetype": "not here"})):
+        services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+            sync, BETA, "81", {"summary": _state("First", t)}, issue_id="81", key="BETA-81"))
+    link = IssueLink.objects.get()
+    assert link.state == LinkState.ERROR and "BETA-81 could not be created" in link.error and link.issue is None
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, BETA, "81", {"summary": _state("Latest", t + LATER)}, issue_id="81", key="BETA-81"))
+    assert not Issue.objects.exists()  # nothing half-made
+    link = services.link_retry(link=link)
+    copy = Issue.objects.get()
+    assert copy.summary == "Latest" and link.state == LinkState.IN_SYNC and link.local_issue_id == str(copy.pk)
+    assert IssueLink.objects.count() == 1
