@@ -299,15 +299,11 @@ class _DryRun(Exception):
     """Rolls back a save made only to see what it would do."""
 
 
-def _enabled_mapping_names(sync: Synchronization) -> dict[Any, str]:
-    return scope_dependents(sync)
-
-
 def _scope_would_disable(sync: Synchronization, data: dict[str, Any], user: Any) -> dict[Any, str]:
     """The mappings that saving this scope would disable, by id: the save itself runs and is rolled
     back (with its outgoing message, before any doorbell rings), so the warning can never disagree
     with what saving does."""
-    before = _enabled_mapping_names(sync)
+    before = scope_dependents(sync)
     if not before:
         return {}
     after: dict[Any, str] = {}
@@ -316,7 +312,7 @@ def _scope_would_disable(sync: Synchronization, data: dict[str, Any], user: Any)
             services.synchronization_scope_update(synchronization=sync, scope_mode=data["scope_mode"],
                                                   projects=data["projects"], issue_types=data["issue_types"],
                                                   user=user)
-            after = _enabled_mapping_names(sync)
+            after = scope_dependents(sync)
             raise _DryRun
     except (_DryRun, ValidationError, services.ActionRefused):
         pass  # refusals are reported by the real save
@@ -337,7 +333,7 @@ def synchronization_scope_view(request: HttpRequest, pk: str) -> HttpResponse:
         disables = _scope_would_disable(sync, d, request.user)
         accepted = set(request.POST.getlist("disable"))
         if not disables or {str(pk) for pk in disables} <= accepted:
-            before = _enabled_mapping_names(sync)
+            before = scope_dependents(sync)
             try:
                 services.synchronization_scope_update(synchronization=sync, scope_mode=d["scope_mode"],
                                                       projects=d["projects"], issue_types=d["issue_types"],
@@ -347,7 +343,7 @@ def synchronization_scope_view(request: HttpRequest, pk: str) -> HttpResponse:
             except services.ActionRefused as e:
                 return _refused(request, e, sync)
             else:
-                after = _enabled_mapping_names(sync)
+                after = scope_dependents(sync)
                 disabled = [name for pk, name in before.items() if pk not in after]
                 if disabled:
                     messages.warning(request, "Synchronization Scope saved. {} disabled: {}. Widen the scope or edit "
