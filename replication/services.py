@@ -299,23 +299,28 @@ def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: st
             mapping = mapping_for(sync, issue)
             if mapping is None or is_paused(sync) or not comments_flow(mapping, sync.role, outgoing=True):
                 continue
-            cl, _ = CommentLink.objects.get_or_create(
-                link=link, origin_site=settings.SITE_ADDRESS, origin_comment_id=str(comment.pk),
-                defaults={"comment": None if deleted else comment})
-            clock = _clock_after(timezone.now() if deleted else comment.updated, cl.clock or None)
-            author = "" if comment.author is None else (jira._display(comment.author) or "")
-            payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
-                       "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk), "author": author,
-                       "body": None if deleted else comment.body, "clock": clock, "deleted": deleted}
-            if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
-                _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
-                link.save()
-                continue
-            wire.send(sync, wire.COMMENT_STATE, payload)
-            cl.clock, cl.deleted = clock, deleted
-            cl.save(update_fields=["clock", "deleted"])
-            sent += 1
+            sent += comment_send(sync=sync, link=link, comment=comment, deleted=deleted)
     return sent
+
+
+def comment_send(*, sync: Synchronization, link: IssueLink, comment: Comment, deleted: bool = False) -> bool:
+    """Write one comment's state on its issue's stream (the caller holds the locks and checked the mapping)."""
+    cl, _ = CommentLink.objects.get_or_create(
+        link=link, origin_site=settings.SITE_ADDRESS, origin_comment_id=str(comment.pk),
+        defaults={"comment": None if deleted else comment})
+    clock = _clock_after(timezone.now() if deleted else comment.updated, cl.clock or None)
+    author = "" if comment.author is None else (jira._display(comment.author) or "")
+    payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
+               "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk), "author": author,
+               "body": None if deleted else comment.body, "clock": clock, "deleted": deleted}
+    if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
+        _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
+        link.save()
+        return False
+    wire.send(sync, wire.COMMENT_STATE, payload)
+    cl.clock, cl.deleted = clock, deleted
+    cl.save(update_fields=["clock", "deleted"])
+    return True
 
 
 def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:
