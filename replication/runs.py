@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 CHUNK_SIZE = 25  # issues per transaction: short enough that the synchronization's lock is held briefly
 BACKLOG_BOUND = 300  # messages of the synchronization waiting in the outbox before the next chunk waits
 WAIT_SECONDS = 0.5  # how soon a waiting run looks again
-STALLED_AFTER_SECONDS = 60  # a running run silent this long is taken over by the sweep
+STALLED_AFTER_SECONDS = 30  # a running run silent this long is taken over by the sweep (a chunk takes seconds)
 SAMPLE_SIZE = 10
 
 SKIP_LINKED = "already linked"
