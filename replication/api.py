@@ -88,6 +88,8 @@ RUN_FIELDS: dict[str, serializers.Field] = {
     "id": serializers.UUIDField(), "synchronization": serializers.CharField(), "mapping": serializers.CharField(),
     "mapping_name": serializers.CharField(), "mode": serializers.ChoiceField(choices=RunMode.choices),
     "mode_label": serializers.CharField(), "dry_run": serializers.BooleanField(),
+    "match_by": serializers.CharField(), "asked": serializers.IntegerField(),
+    "matches": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
     "state": serializers.ChoiceField(choices=RunState.choices), "state_label": serializers.CharField(),
     "active": serializers.BooleanField(), "total": serializers.IntegerField(), "done": serializers.IntegerField(),
     "percent": serializers.IntegerField(), "created": serializers.IntegerField(),
@@ -109,7 +111,10 @@ ErrorSchema = inline_serializer("IssueSyncRunRefused", {"detail": serializers.Ch
 class RunStartSerializer(serializers.Serializer):
     mapping = serializers.UUIDField(help_text="The enabled mapping whose existing issues are synchronized.")
     mode = serializers.ChoiceField(choices=RunMode.choices, default=RunMode.CREATE_MISSING)
-    dry_run = serializers.BooleanField(default=False, help_text="Count what would happen; send nothing.")
+    dry_run = serializers.BooleanField(default=False, help_text="Count what would happen; change nothing.")
+    match_by = serializers.CharField(required=False, default="", max_length=40, help_text=(
+        "Connect existing: “summary” (an equal summary in the paired project) or the id of a text custom "
+        "field holding the partner's issue key."))
 
 
 def _run(sync_pk: Any, run_pk: Any) -> SyncRun:
@@ -134,6 +139,7 @@ def issue_sync_runs(request: Request, sync_pk: Any) -> Response:
     try:
         run = runs.run_start(synchronization=sync, mapping_id=form.validated_data["mapping"],
                              mode=form.validated_data["mode"], dry_run=form.validated_data["dry_run"],
+                             match_by=form.validated_data["match_by"],
                              started_by=request.user.get_username())
     except RunRefused as e:
         return _refused(e)

@@ -96,6 +96,7 @@ class SyncControl(models.Model):
 
 class RunMode(models.TextChoices):
     CREATE_MISSING = "create_missing", "Create missing"
+    CONNECT_EXISTING = "connect_existing", "Connect existing"
     RESYNC = "resync", "Resynchronize"
 
 
@@ -126,6 +127,7 @@ class SyncRun(models.Model):
     mapping_name = models.CharField(max_length=200, blank=True)
     mode = models.CharField(max_length=20, choices=RunMode.choices)
     dry_run = models.BooleanField(default=False)
+    match_by = models.CharField(max_length=40, blank=True)  # Connect existing: "summary" or a custom field's id
     state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.QUEUED)
     cursor = models.BigIntegerField(default=0)  # the last issue id handled
     last_issue_id = models.BigIntegerField(default=0)  # the newest issue when the run started: its end
@@ -137,6 +139,7 @@ class SyncRun(models.Model):
     skipped = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     comments = models.PositiveIntegerField(default=0)
+    asked = models.PositiveIntegerField(default=0)  # Connect existing: issues the partner was asked to match
     reasons = models.JSONField(default=dict, blank=True)  # why issues were skipped or failed: {reason: count}
     samples = models.JSONField(default=dict, blank=True)  # up to 10 issue keys per outcome
     note = models.CharField(max_length=300, blank=True)  # what the run waits for, or why it failed
@@ -160,3 +163,27 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_mode_display()} {self.mapping_name} ({self.state})"
+
+
+class MatchOutcome(models.TextChoices):
+    MATCHED = "matched", "Matched"
+    AMBIGUOUS = "ambiguous", "Matched ambiguously"
+    UNMATCHED = "unmatched", "Not matched"
+
+
+class RunMatch(models.Model):
+    """The partner's answer for one issue of a Connect existing run (written by the inbox, never locking the run)."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="matches")
+    origin_issue_id = models.CharField(max_length=32)
+    issue_key = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=10, choices=MatchOutcome.choices)
+    partner_key = models.CharField(max_length=32, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["run", "origin_issue_id"], name="replication_match_once")]
+
+    def __str__(self) -> str:
+        return f"{self.issue_key}: {self.outcome} {self.partner_key}"

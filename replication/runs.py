@@ -28,14 +28,25 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from invitations.models import DeliveryState, OutboxMessage
-from jira.models import Comment, Issue
+from jira.models import Comment, CustomField, Issue
 from mappings.models import Mapping, sides
 from replication import services
-from replication.models import ACTIVE_RUN_STATES, CommentLink, IssueLink, LinkState, RunMode, RunState, SyncRun
+from replication.connect import BY_SUMMARY, connect_send, match_value
+from replication.models import (
+    ACTIVE_RUN_STATES,
+    CommentLink,
+    IssueLink,
+    LinkState,
+    MatchOutcome,
+    RunMatch,
+    RunMode,
+    RunState,
+    SyncRun,
+)
 from synchronizations.models import Synchronization
 from synchronizations.states import InvitationStatus
 
@@ -52,6 +63,9 @@ SKIP_NOT_MATCHING = "does not match the mapping (filter, direction or either sid
 SKIP_NOT_LINKED = "not linked yet (Create missing copies it)"
 SKIP_IN_ERROR = "in error (see the Errors view)"
 SKIP_PAUSED = "issue synchronization paused"
+SKIP_NO_MATCH_VALUE = "no value to match by"
+MATCH_REASONS: dict[str, str] = {MatchOutcome.AMBIGUOUS: "matched ambiguously on the partner (left alone)",
+                 MatchOutcome.UNMATCHED: "no match on the partner"}
 
 
 class RunRefused(Exception):
@@ -99,12 +113,22 @@ def backlog(sync: Synchronization, *, bound: int = BACKLOG_BOUND) -> int:
 # --- The admin's actions -------------------------------------------------------------------------
 
 
+def match_choices() -> list[tuple[str, str]]:
+    """What Connect existing may match by: an equal summary, or the partner's issue key in a text custom field."""
+    fields = CustomField.objects.filter(field_type=CustomField.FieldType.TEXT).order_by("name")
+    return [(BY_SUMMARY, "Equal summary in the paired project")] + [
+        (f.field_id, f"The partner's issue key in {f.name}") for f in fields]
+
+
 def run_start(*, synchronization: Synchronization, mapping_id: Any, mode: str, dry_run: bool = False,
-              started_by: str = "") -> SyncRun:
+              match_by: str = "", started_by: str = "") -> SyncRun:
     """Start a run (or a dry run) on one enabled mapping; refused while another runs on that mapping."""
     if mode not in RunMode.values:
         raise RunRefused(f"Unknown mode “{mode}”: choose one of {', '.join(RunMode.labels)}.",
                          conflict=False)
+    if mode == RunMode.CONNECT_EXISTING and match_by not in dict(match_choices()):
+        raise RunRefused("Connect existing needs what to match by: “summary”, or the id of a text custom field "
+                         "holding the partner's issue key.", conflict=False)
     if synchronization.status != InvitationStatus.ACTIVE:
         raise RunRefused("The synchronization is not Active: enable a mapping first.")
     try:
@@ -123,7 +147,8 @@ def run_start(*, synchronization: Synchronization, mapping_id: Any, mode: str, d
             last = issues.aggregate(last=Max("pk"))["last"] or 0
             run = SyncRun.objects.create(
                 synchronization=synchronization, mapping_id=mapping.pk, mapping_name=mapping.name, mode=mode,
-                dry_run=dry_run, state=RunState.RUNNING, last_issue_id=last, total=issues.filter(pk__lte=last).count(),
+                dry_run=dry_run, match_by=match_by if mode == RunMode.CONNECT_EXISTING else "",
+                state=RunState.RUNNING, last_issue_id=last, total=issues.filter(pk__lte=last).count(),
                 started_by=started_by[:150], started_at=now, running_since=now, heartbeat=now)
             _ring(run)
     except IntegrityError:
@@ -195,7 +220,7 @@ def run_step(*, run_id: Any, ticket: Any) -> float | None:
             run.note = "Waiting: issue synchronization is paused."
             run.save()
             return WAIT_SECONDS * 4
-        waiting = 0 if run.dry_run else backlog(sync)
+        waiting = 0 if run.dry_run and run.mode != RunMode.CONNECT_EXISTING else backlog(sync)
         if waiting > BACKLOG_BOUND:
             run.note = f"Waiting for {sync.partner_address} to take the last {BACKLOG_BOUND}+ messages."
             run.save()
@@ -205,6 +230,11 @@ def run_step(*, run_id: Any, ticket: Any) -> float | None:
         if not ids:
             if waiting:
                 run.note = f"Delivering the last {waiting} message(s) to {sync.partner_address}."
+                run.save()
+                return WAIT_SECONDS
+            answered = RunMatch.objects.filter(run=run).count() if run.mode == RunMode.CONNECT_EXISTING else 0
+            if answered < run.asked:
+                run.note = f"Waiting for {sync.partner_address}'s answers: {answered} of {run.asked}."
                 run.save()
                 return WAIT_SECONDS
             _finish(run, RunState.DONE)
@@ -234,6 +264,9 @@ def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int
         return  # deleted meanwhile
     link = IssueLink.objects.filter(synchronization=sync, local_issue_id=str(issue_pk)).first()
     creating = run.mode == RunMode.CREATE_MISSING
+    if run.mode == RunMode.CONNECT_EXISTING:
+        _connect(run, sync, mapping, issue, link)
+        return
     if creating and link is not None:
         _count(run, "skipped", issue.key, SKIP_LINKED)
         return
@@ -272,6 +305,20 @@ def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int
         _count(run, "failed", issue.key, link.error[:200])  # listed in the Errors view, with Retry / Skip
     else:
         _count(run, outcome, issue.key)
+
+
+def _connect(run: SyncRun, sync: Synchronization, mapping: Mapping, issue: Issue, link: IssueLink | None) -> None:
+    if link is not None:
+        _count(run, "skipped", issue.key, SKIP_LINKED)
+        return
+    if services.mapping_for(sync, issue) is None:
+        _count(run, "skipped", issue.key, SKIP_NOT_MATCHING)
+        return
+    if not match_value(issue, run.match_by):
+        _count(run, "skipped", issue.key, SKIP_NO_MATCH_VALUE)
+        return
+    connect_send(sync=sync, run=run, mapping=mapping, issue=issue)  # the partner's answer is counted
+    run.asked += 1
 
 
 def _comments_to_send(sync: Synchronization, mapping: Mapping, issue: Issue, link: IssueLink | None) -> list[Comment]:
@@ -319,13 +366,31 @@ def run_row(run: SyncRun) -> dict[str, Any]:
     percent = 100 if run.total == 0 else min(100, int(run.done * 100 / run.total))
     if run.state == RunState.DONE:
         percent = 100
+    linked, skipped, reasons, samples = run.linked, run.skipped, dict(run.reasons), dict(run.samples)
+    matches: dict[str, list[str]] = {}
+    if run.mode == RunMode.CONNECT_EXISTING:
+        for outcome, n in RunMatch.objects.filter(run=run).values_list("outcome").annotate(n=Count("pk")):
+            if outcome == MatchOutcome.MATCHED:
+                linked += n
+            else:
+                skipped += n
+                reasons[MATCH_REASONS[outcome]] = n
+        for m in RunMatch.objects.filter(run=run).order_by("pk")[:300]:
+            shown = f"{m.issue_key} ↔ {m.partner_key}" if m.outcome == MatchOutcome.MATCHED else (
+                f"{m.issue_key} ({m.detail})" if m.detail else m.issue_key)
+            matches.setdefault(m.outcome, []).append(shown)
+        samples["linked"] = matches.get(MatchOutcome.MATCHED, [])[:SAMPLE_SIZE]
+        samples["skipped"] = (samples.get("skipped", []) + [
+            k.split(" (")[0] for o in (MatchOutcome.AMBIGUOUS, MatchOutcome.UNMATCHED) for k in matches.get(o, [])
+        ])[:SAMPLE_SIZE]
     return {
         "id": str(run.pk), "synchronization": str(run.synchronization_id), "mapping": str(run.mapping_id),
         "mapping_name": run.mapping_name, "mode": run.mode, "mode_label": RunMode(run.mode).label,
         "dry_run": run.dry_run, "state": run.state, "state_label": RunState(run.state).label,
         "active": run.state in ACTIVE_RUN_STATES, "total": run.total, "done": run.done, "percent": percent,
-        "created": run.created, "linked": run.linked, "updated": run.updated, "skipped": run.skipped,
-        "failed": run.failed, "comments": run.comments, "reasons": run.reasons, "samples": run.samples,
+        "match_by": run.match_by, "asked": run.asked, "matches": matches,
+        "created": run.created, "linked": linked, "updated": run.updated, "skipped": skipped,
+        "failed": run.failed, "comments": run.comments, "reasons": reasons, "samples": samples,
         "rate": round(rate, 1), "seconds": round(seconds, 1),
         "seconds_left": round(left / rate) if rate and run.state in ACTIVE_RUN_STATES else None,
         "note": run.note, "started_by": run.started_by,
@@ -342,4 +407,4 @@ def runs_context(sync: Synchronization) -> dict[str, Any]:
         latest = next((r for r in runs if r.mapping_id == mapping.pk), None)
         rows.append({"mapping": mapping, "run": run_row(latest) if latest else None})
     history = [run_row(r) for r in runs if r.state not in ACTIVE_RUN_STATES][:10]
-    return {"mappings": rows, "history": history, "modes": RunMode.choices}
+    return {"mappings": rows, "history": history, "modes": RunMode.choices, "match_choices": match_choices()}

@@ -85,6 +85,7 @@ def run_start_view(request: HttpRequest, pk: str) -> HttpResponse:
     try:
         run = runs.run_start(synchronization=sync, mapping_id=request.POST.get("mapping", ""),
                              mode=request.POST.get("mode", ""), dry_run=dry_run,
+                             match_by=request.POST.get("match_by", ""),
                              started_by=request.user.get_username())
     except RunRefused as e:
         messages.error(request, str(e))

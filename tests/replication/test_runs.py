@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -16,12 +17,12 @@ from jira import services as jira
 from jira.models import Issue
 from jira.signals import Origin
 from mappings.models import Mapping
-from replication import runs, services
-from replication.models import CommentLink, IssueLink, RunState, SyncRun
+from replication import connect, runs, services
+from replication.models import CommentLink, IssueLink, LinkState, RunState, SyncRun
 from replication.runs import RunRefused
-from replication.wire import COMMENT_STATE, ISSUE_STATE
+from replication.wire import COMMENT_STATE, ISSUE_CONNECT, ISSUE_CONNECTED, ISSUE_STATE
 from synchronizations.models import Synchronization
-from tests.replication.test_services import _create, admin, sync  # noqa: F401
+from tests.replication.test_services import ALPHA, BETA, _create, admin, sync  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -265,3 +266,85 @@ def test_the_detail_page_offers_a_dry_run_and_shows_the_progress_and_the_summary
     assert '<span data-count="created">3</span>' in html and existing["a"].key in html
     assert "1 already linked" in html and "Earlier runs" in html
     assert client.post(start, {"mapping": "x", "mode": "resync"}, follow=True).status_code == 200
+
+
+# --- Connect existing -------------------------------------------------------------------------------
+
+
+def _asks(sync: Synchronization) -> list[dict[str, Any]]:  # noqa: F811
+    return _payloads(sync, ISSUE_CONNECT)
+
+
+def test_connect_existing_asks_the_partner_per_issue_and_links_what_matched(
+    sync: Synchronization, existing: dict[str, Issue]  # noqa: F811
+) -> None:
+    run = runs.run_start(synchronization=sync, mapping_id=_mapping(sync).pk, mode="connect_existing",
+                         match_by="summary")
+    assert runs.run_step(run_id=run.pk, ticket=run.ticket) == 0
+    asks = _asks(sync)
+    assert [(a["key"], a["by"], a["value"]) for a in asks] == [
+        (existing[n].key, "summary", f"Existing {n}") for n in ("a", "b", "c")]
+    OutboxMessage.objects.update(state="delivered")
+    run.refresh_from_db()
+    assert runs.run_step(run_id=run.pk, ticket=run.ticket) == runs.WAIT_SECONDS  # waits for the answers
+    run.refresh_from_db()
+    assert run.asked == 3 and "answers: 0 of 3" in run.note
+    outcomes = {"a": ("matched", "BETA-1"), "b": ("ambiguous", ""), "c": ("unmatched", "")}
+    for name, (outcome, key) in outcomes.items():
+        connect.issue_connected_apply(sync=sync, sender=BETA, payload={
+            "origin_site": ALPHA, "origin_issue_id": str(existing[name].pk), "mapping_id": str(_mapping(sync).pk),
+            "run_id": str(run.pk), "outcome": outcome, "issue_id": "901" if key else "", "key": key,
+            "url": f"{BETA}/browse/{key}" if key else "", "detail": "2 issues have this summary" if name == "b" else "",
+            "dry_run": False})
+    run = _drive(run)
+    assert run.state == RunState.DONE
+    row = runs.run_row(run)
+    assert (row["linked"], row["skipped"], row["created"]) == (1, 4, 0)
+    assert row["reasons"] == {runs.SKIP_LINKED: 1, runs.SKIP_NOT_MATCHING: 1,
+                              runs.MATCH_REASONS["ambiguous"]: 1, runs.MATCH_REASONS["unmatched"]: 1}
+    assert row["matches"]["matched"] == [f"{existing['a'].key} ↔ BETA-1"]
+    assert row["matches"]["ambiguous"] == [f"{existing['b'].key} (2 issues have this summary)"]
+    link = IssueLink.objects.get(synchronization=sync, local_issue_id=str(existing["a"].pk))
+    assert (link.partner_key, link.origin_site, link.state) == ("BETA-1", ALPHA, LinkState.IN_SYNC)
+    assert link.fields == {}  # nothing copied: the pair synchronizes from its next change
+    assert not IssueLink.objects.filter(local_issue_id__in=[str(existing[n].pk) for n in ("b", "c")]).exists()
+    assert not _payloads(sync, ISSUE_STATE)[1:]  # no issue was sent, only the earlier linked one's
+
+
+def test_connect_existing_needs_what_to_match_by(sync: Synchronization) -> None:  # noqa: F811
+    with pytest.raises(RunRefused, match="needs what to match by"):
+        runs.run_start(synchronization=sync, mapping_id=_mapping(sync).pk, mode="connect_existing", match_by="")
+    with pytest.raises(RunRefused, match="needs what to match by"):
+        runs.run_start(synchronization=sync, mapping_id=_mapping(sync).pk, mode="connect_existing",
+                       match_by="customfield_99999")
+
+
+def _ask(sync: Synchronization, value: str, *, by: str = "summary", dry_run: bool = False,  # noqa: F811
+         origin_id: str = "77") -> dict[str, Any]:
+    return {"origin_site": BETA, "origin_issue_id": origin_id, "mapping_id": str(_mapping(sync).pk),
+            "issue_id": origin_id, "key": f"BETA-{origin_id}", "url": f"{BETA}/browse/BETA-{origin_id}",
+            "issue_type": "Bug", "by": by, "value": value, "run_id": str(uuid.uuid4()), "dry_run": dry_run}
+
+
+def test_the_partner_links_its_one_match_and_leaves_ambiguous_ones_alone(
+    sync: Synchronization, admin: User  # noqa: F811
+) -> None:
+    one = _create(admin, "Only one")
+    _create(admin, "Twice")
+    _create(admin, "Twice")
+    assert connect.issue_connect_apply(sync=sync, sender=BETA, payload=_ask(sync, "Only one", dry_run=True)) \
+        == "applied"
+    assert not IssueLink.objects.exists()  # a dry run links nothing
+    connect.issue_connect_apply(sync=sync, sender=BETA, payload=_ask(sync, "Only one"))
+    connect.issue_connect_apply(sync=sync, sender=BETA, payload=_ask(sync, "Only one"))  # delivered twice
+    connect.issue_connect_apply(sync=sync, sender=BETA, payload=_ask(sync, "Twice", origin_id="78"))
+    connect.issue_connect_apply(sync=sync, sender=BETA, payload=_ask(sync, "Nowhere", origin_id="79"))
+    connect.issue_connect_apply(sync=sync, sender=BETA, payload=_ask(sync, one.key, by="key", origin_id="80"))
+    link = IssueLink.objects.get()
+    assert (link.issue_id, link.origin_site, link.origin_issue_id, link.partner_key) == (one.pk, BETA, "77", "BETA-77")
+    answers = [(a["origin_issue_id"], a["outcome"], a["key"]) for a in _payloads(sync, ISSUE_CONNECTED)]
+    assert answers == [("77", "matched", one.key), ("77", "matched", one.key), ("77", "matched", one.key),
+                       ("78", "ambiguous", ""), ("79", "unmatched", ""), ("80", "unmatched", "")]
+    # 80 asked by key for an issue linked already (to 77): never linked twice.
+    assert "2 issues in ALPHA have this summary" in _payloads(sync, ISSUE_CONNECTED)[3]["detail"]
+    assert one.remote_links.filter(url=f"{BETA}/browse/BETA-77").exists()
