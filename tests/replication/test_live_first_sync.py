@@ -20,7 +20,7 @@ MAKE_ISSUES = """
 import json
 made = []
 for n in range({count}):
-    i = s.issue_create(actor=u, origin=o, fields={{"project": {{"key": "ALPHA"}}, "issuetype": {{"name": "Bug"}},
+    i = s.issue_create(actor=u, origin=o, fields={{"project": {{"key": "{project}"}}, "issuetype": {{"name": "Bug"}},
                                                   "summary": "{prefix} " + str(n), "labels": ["{label}"]}})
     for c in range({comments}):
         s.comment_add(actor=u, origin=o, issue=i.pk, body="Note " + str(c) + " on " + i.key)
@@ -47,13 +47,18 @@ class FirstSync:
         assert r.status_code == expect, f"{method} {path}: {r.status_code} {r.text}"
         return r.json()
 
-    def existing(self, prefix: str, count: int, comments: int) -> list[str]:
-        """Issues made while the mapping is off: they exist before it, as in a real first synchronization."""
+    def existing(self, prefix: str, count: int, comments: int, *, on_beta: int = 0) -> list[str]:
+        """Issues made while the mapping is off: they exist before it, as in a real first synchronization.
+        `on_beta`: as many issues with the same summaries made on beta too (for Connect existing)."""
         if self.mapping.get("enabled"):
             self.mapping = self.admin("POST", f"/{self.base}/mappings/{self.mapping['id']}/disable/",
                                       {"version": self.mapping["version"]})
             self.pair.beta.wait_status(self.sync_id, "not_configured")
-        out = self.pair.run("alpha", MAKE_ISSUES.format(count=count, comments=comments, prefix=prefix, label=LABEL))
+        out = self.pair.run("alpha", MAKE_ISSUES.format(count=count, comments=comments, prefix=prefix, label=LABEL,
+                                                        project="ALPHA"))
+        if on_beta:
+            self.pair.run("beta", MAKE_ISSUES.format(count=on_beta, comments=0, prefix=prefix, label=LABEL,
+                                                     project="BETA"))
         made: list[str] = json.loads(out.splitlines()[-1])
         if not self.mapping:
             self.mapping = self.admin("POST", f"/{self.base}/mappings/", {
@@ -169,3 +174,25 @@ def test_cancel_leaves_no_issue_without_its_comments(first: FirstSync) -> None:
     rest = first.finished(first.start()["id"], timeout=180)
     assert rest["created"] == 120 - row["created"]
     assert len(first.copies(made)) == 120 == first.beta_issues("Cancelled")
+
+
+def test_connect_existing_links_equal_summaries_and_copies_nothing(first: FirstSync) -> None:
+    made = first.existing("Both sides", 12, 0, on_beta=10)  # beta has the first 10; one of them twice
+    first.pair.run("beta", MAKE_ISSUES.format(count=1, comments=0, prefix="Both sides", label=LABEL, project="BETA"))
+    dry = first.finished(first.admin("POST", f"/{first.base}/existing-issues/", {
+        "mapping": first.mapping["id"], "mode": "connect_existing", "match_by": "summary", "dry_run": True},
+        expect=201)["id"])
+    assert (dry["linked"], dry["reasons"].get("no match on the partner")) == (9, 2)
+    assert dry["reasons"].get("matched ambiguously on the partner (left alone)") == 1
+    assert first.copies(made) == {}  # a dry run links nothing
+    run = first.finished(first.admin("POST", f"/{first.base}/existing-issues/", {
+        "mapping": first.mapping["id"], "mode": "connect_existing", "match_by": "summary"}, expect=201)["id"])
+    assert run["linked"] == 9 and len(run["matches"]["matched"]) == 9
+    copies = first.copies(made)
+    assert len(copies) == 9 and first.beta_issues("Both sides") == 11  # linked, not copied
+    alpha_links = first.pair.rows("alpha", "SELECT count(*) FROM replication_issuelink WHERE synchronization_id = %s "
+                                           "AND partner_key <> '' AND origin_issue_id = ANY(%s)", first.sync_id, made)
+    assert alpha_links[0][0] == 9
+    # A Create missing now copies only the three left: the two without a match and the ambiguous one.
+    rest = first.finished(first.start()["id"])
+    assert rest["created"] == 3 and first.beta_issues("Both sides") == 14
