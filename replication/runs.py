@@ -276,15 +276,14 @@ def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int
     if not creating and link is not None and link.state == LinkState.ERROR:
         _count(run, "skipped", issue.key, SKIP_IN_ERROR)
         return
-    matching = services.mapping_for(sync, issue)
-    if matching is None or (creating and not services.outgoing_pairs(matching, sync.role)):
-        _count(run, "skipped", issue.key, SKIP_NOT_MATCHING)
-        return
     outcome = "created" if creating else "updated"
-    comments = _comments_to_send(sync, matching, issue, link)
-    if run.dry_run:
+    if run.dry_run:  # what issue_push would decide, asked the same way
+        matching = services.mapping_for(sync, issue)
+        if matching is None or (creating and not services.outgoing_pairs(matching, sync.role)):
+            _count(run, "skipped", issue.key, SKIP_NOT_MATCHING)
+            return
         _count(run, outcome, issue.key)
-        run.comments += len(comments)
+        run.comments += len(_comments_to_send(sync, matching, issue, link))
         return
     try:
         with transaction.atomic():  # one issue: its message and its comments, or nothing
@@ -294,6 +293,8 @@ def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int
                 _count(run, "skipped", issue.key, reason)
                 return
             link = IssueLink.objects.get(synchronization=sync, local_issue_id=str(issue_pk))
+            used = mapping if link.mapping_id in (None, mapping.pk) else Mapping.objects.get(pk=link.mapping_id)
+            comments = _comments_to_send(sync, used, issue, None if creating else link)
             sent = sum(services.comment_send(sync=sync, link=link, comment=c) for c in comments)
             link.refresh_from_db()
     except Exception as e:  # one issue's trouble never stops the run; the admin sees it in the counts
