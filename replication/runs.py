@@ -408,4 +408,5 @@ def runs_context(sync: Synchronization) -> dict[str, Any]:
         latest = next((r for r in runs if r.mapping_id == mapping.pk), None)
         rows.append({"mapping": mapping, "run": run_row(latest) if latest else None})
     history = [run_row(r) for r in runs if r.state not in ACTIVE_RUN_STATES][:10]
-    return {"mappings": rows, "history": history, "modes": RunMode.choices, "match_choices": match_choices()}
+    return {"template": "replication/_existing_issues.html", "mappings": rows, "history": history,
+            "modes": RunMode.choices, "match_choices": match_choices()}
