@@ -177,7 +177,7 @@ def _claim(outbox_id: uuid.UUID) -> tuple[uuid.UUID, list[OutboxMessage]]:
             OutboxMessage.objects.filter(due_messages(), recipient=recipient)
             .select_for_update(skip_locked=True)
             .annotate(rung=Case(When(pk=outbox_id, then=Value(0)), default=Value(1)), size=Length("body"))
-            .order_by("rung", "next_attempt_at", "created_at")
+            .order_by("rung", "next_attempt_at", "created_at", "sequence")
             .values_list("pk", "size")[:limit]
         )
         # Never more than the partner's size cap in one request (a lone message is sent whatever its size).

@@ -58,6 +58,45 @@ def outbox_write(
     return message
 
 
+def outbox_write_many(
+    *, link_id: uuid.UUID, stream: str, messages: list[tuple[str, dict[str, Any]]], created_by: str = "",
+) -> list[OutboxMessage]:
+    """Record several messages of one stream, in order, with consecutive sequences, in one insert.
+
+    One doorbell rings, for the last: it is the newest of them, and a claim takes the rung message
+    and then the oldest due ones, so by the time any worker claims it, it has claimed (or another
+    has) every earlier one; the rest of the stream's messages need no doorbell of their own.
+    """
+    if not messages:
+        return []
+    for message_type, _payload in messages:
+        assert message_type in KINDS, message_type
+    counter = LinkStream.objects.select_for_update().select_related("link").filter(
+        link_id=link_id, stream=stream).first()
+    if counter is None:
+        counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
+        counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+    first = counter.last_sent + 1
+    counter.last_sent += len(messages)
+    counter.save(update_fields=["last_sent"])
+    recipient, now = counter.link.partner_address, timezone.now()
+    rows = []
+    for n, (message_type, payload) in enumerate(messages):
+        envelope = Envelope(
+            id=uuid.uuid4(), type=message_type, synchronization_id=link_id, sequence=first + n,
+            sender=settings.SITE_ADDRESS, recipient=recipient, created_at=now, payload=payload, stream=stream,
+        )
+        rows.append(OutboxMessage(
+            id=envelope.id, synchronization_id=link_id, stream=stream, sequence=envelope.sequence,
+            message_type=message_type, recipient=recipient, body=envelope_encode(envelope), next_attempt_at=now,
+            give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
+            created_at=now, created_by=created_by,
+        ))
+    OutboxMessage.objects.bulk_create(rows)
+    ring_after_commit(rows[-1].id)
+    return rows
+
+
 def ring_after_commit(outbox_id: uuid.UUID) -> None:
     from invitations.tasks import deliver_message
 

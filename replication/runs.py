@@ -295,8 +295,7 @@ def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int
             link = IssueLink.objects.get(synchronization=sync, local_issue_id=str(issue_pk))
             used = mapping if link.mapping_id in (None, mapping.pk) else Mapping.objects.get(pk=link.mapping_id)
             comments = _comments_to_send(sync, used, issue, None if creating else link)
-            sent = sum(services.comment_send(sync=sync, link=link, comment=c) for c in comments)
-            link.refresh_from_db()
+            sent = services.comments_send(sync=sync, link=link, comments=comments) if comments else 0
     except Exception as e:  # one issue's trouble never stops the run; the admin sees it in the counts
         log.exception("run %s: issue %s failed", run.pk, issue.key)
         _count(run, "failed", issue.key, f"{type(e).__name__}: {e}"[:200])

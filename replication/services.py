@@ -323,6 +323,41 @@ def comment_send(*, sync: Synchronization, link: IssueLink, comment: Comment, de
     return True
 
 
+def comments_send(*, sync: Synchronization, link: IssueLink, comments: list[Comment]) -> int:
+    """Send several comments of one issue at once (a first synchronization), in order, in one write.
+
+    The same messages `comment_send` writes one by one; the caller holds the locks and checked the mapping.
+    """
+    held = {cl.origin_comment_id: cl for cl in CommentLink.objects.filter(link=link, origin_site=settings.SITE_ADDRESS)}
+    authors: dict[int, str] = {}
+    messages: list[tuple[str, dict[str, Any]]] = []
+    new_links, changed = [], []
+    for comment in comments:
+        cl = held.get(str(comment.pk))
+        clock = _clock_after(comment.updated, cl.clock if cl is not None and cl.clock else None)
+        if comment.author_id is not None and comment.author_id not in authors:
+            authors[comment.author_id] = jira._display(comment.author) or ""
+        payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
+                   "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk),
+                   "author": authors.get(comment.author_id or 0, ""), "body": comment.body, "clock": clock,
+                   "deleted": False}
+        if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
+            _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
+            link.save()
+            continue
+        messages.append((wire.COMMENT_STATE, payload))
+        if cl is None:
+            new_links.append(CommentLink(link=link, origin_site=settings.SITE_ADDRESS,
+                                         origin_comment_id=str(comment.pk), comment=comment, clock=clock))
+        else:
+            cl.clock, cl.deleted = clock, False
+            changed.append(cl)
+    wire.send_many(sync, link.origin_site, link.origin_issue_id, messages)
+    CommentLink.objects.bulk_create(new_links)
+    CommentLink.objects.bulk_update(changed, ["clock", "deleted"])
+    return len(messages)
+
+
 def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:
     """After any change of a local issue: push it along every active synchronization but the one it came from."""
     for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE):

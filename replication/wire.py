@@ -27,7 +27,7 @@ from rest_framework import serializers
 from invitations.kinds import Incoming, MessageKind, NotApplicable, kind_register
 from invitations.messages import Envelope, envelope_encode
 from invitations.models import Link
-from invitations.outbox import outbox_write
+from invitations.outbox import outbox_write, outbox_write_many
 from synchronizations.models import Synchronization
 
 ISSUE_STATE = "issue_state"
@@ -203,6 +203,13 @@ def send(sync: Synchronization, kind: str, payload: dict[str, Any]) -> None:
     """Write the message in the caller's transaction, on its issue's stream (`sync` locked by the caller)."""
     outbox_write(link_id=sync.id, message_type=kind, payload=payload,
                  stream=issue_stream(payload["origin_site"], payload["origin_issue_id"]), created_by="Issue Sync")
+
+
+def send_many(sync: Synchronization, origin_site: str, origin_issue_id: str,
+              messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several messages of one issue's stream, in order, in one write and with one doorbell."""
+    outbox_write_many(link_id=sync.id, stream=issue_stream(origin_site, origin_issue_id), messages=messages,
+                      created_by="Issue Sync")
 
 
 def sync_locked(sync_id: Any) -> Synchronization | None:
