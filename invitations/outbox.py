@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -97,8 +100,29 @@ def outbox_write_many(
     return rows
 
 
-def ring_after_commit(outbox_id: uuid.UUID) -> None:
+_HELD: ContextVar[list[uuid.UUID] | None] = ContextVar("held_doorbells", default=None)
+
+
+@contextmanager
+def doorbells_held() -> Iterator[list[uuid.UUID]]:
+    """Messages written inside the block ring no doorbell of their own: their ids are collected, and the
+    caller rings (`ring_after_commit`) the ones it chooses, e.g. only the newest of a group, which a
+    claim takes together with every older due message (see `outbox_write_many`)."""
+    held: list[uuid.UUID] = []
+    token = _HELD.set(held)
+    try:
+        yield held
+    finally:
+        _HELD.reset(token)
+
+
+def ring_after_commit(outbox_id: uuid.UUID, *, force: bool = False) -> None:
     from invitations.tasks import deliver_message
+
+    held = _HELD.get()
+    if held is not None and not force:
+        held.append(outbox_id)
+        return
 
     def ring() -> None:
         # Best effort: the change is committed and the sweep delivers the row anyway, so a broker

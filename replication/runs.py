@@ -32,6 +32,7 @@ from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
 from invitations.models import DeliveryState, OutboxMessage
+from invitations.outbox import doorbells_held, ring_after_commit
 from jira.models import Comment, CustomField, Issue
 from mappings.models import Mapping, sides
 from replication import services
@@ -286,7 +287,8 @@ def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int
         run.comments += len(_comments_to_send(sync, matching, issue, link))
         return
     try:
-        with transaction.atomic():  # one issue: its message and its comments, or nothing
+        # One issue: its message and its comments, or nothing; and one doorbell, for its newest message.
+        with transaction.atomic(), doorbells_held() as written:
             result = services.issue_push(issue=issue_pk, synchronization=sync, everything=not creating)
             if result != "sent":
                 reason = {"paused": SKIP_PAUSED, "waiting": SKIP_IN_ERROR}.get(result, SKIP_NOT_MATCHING)
@@ -296,6 +298,8 @@ def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int
             used = mapping if link.mapping_id in (None, mapping.pk) else Mapping.objects.get(pk=link.mapping_id)
             comments = _comments_to_send(sync, used, issue, None if creating else link)
             sent = services.comments_send(sync=sync, link=link, comments=comments) if comments else 0
+            if written:
+                ring_after_commit(written[-1], force=True)
     except Exception as e:  # one issue's trouble never stops the run; the admin sees it in the counts
         log.exception("run %s: issue %s failed", run.pk, issue.key)
         _count(run, "failed", issue.key, f"{type(e).__name__}: {e}"[:200])
