@@ -410,6 +410,6 @@ def runs_context(sync: Synchronization) -> dict[str, Any]:
     for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True).order_by("name"):
         latest = next((r for r in runs if r.mapping_id == mapping.pk), None)
         rows.append({"mapping": mapping, "run": run_row(latest) if latest else None})
-    history = [run_row(r) for r in runs if r.state not in ACTIVE_RUN_STATES][:10]
+    history = [{**run_row(r), "finished": r.finished_at} for r in runs if r.state not in ACTIVE_RUN_STATES][:10]
     return {"template": "replication/_existing_issues.html", "mappings": rows, "history": history,
             "modes": RunMode.choices, "match_choices": match_choices()}
