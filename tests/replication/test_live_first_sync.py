@@ -158,12 +158,12 @@ def test_a_worker_killed_mid_run_ends_with_every_issue_and_comment_exactly_once(
 
 
 def test_cancel_leaves_no_issue_without_its_comments(first: FirstSync) -> None:
-    made = first.existing("Cancelled", 120, 3)
+    made = first.existing("Cancelled", 200, 3)
     run = first.start()
     wait_for(lambda: first.run(run["id"])["done"] >= 25, timeout=60, interval=0.05, what="a first chunk")
     first.admin("POST", f"/{first.base}/existing-issues/{run['id']}/cancel/")
     row = first.run(run["id"])
-    assert row["state"] == "cancelled" and row["created"] < 120
+    assert row["state"] == "cancelled" and row["created"] < 200
     wait_for(lambda: not first.pair.rows("alpha", "SELECT 1 FROM invitations_outboxmessage WHERE synchronization_id = "
                                                   "%s AND state <> 'delivered' LIMIT 1", first.sync_id),
              timeout=120, what="what was sent delivered")
@@ -172,8 +172,8 @@ def test_cancel_leaves_no_issue_without_its_comments(first: FirstSync) -> None:
     assert set(first.comment_counts(list(copies.values())).values()) == {3}
     # The rest is copied by the next run, none twice.
     rest = first.finished(first.start()["id"], timeout=180)
-    assert rest["created"] == 120 - row["created"]
-    assert len(first.copies(made)) == 120 == first.beta_issues("Cancelled")
+    assert rest["created"] == 200 - row["created"]
+    assert len(first.copies(made)) == 200 == first.beta_issues("Cancelled")
 
 
 def test_connect_existing_links_equal_summaries_and_copies_nothing(first: FirstSync) -> None:
