@@ -243,8 +243,9 @@ def run_step(*, run_id: Any, ticket: Any) -> float | None:
             log.info("run %s done: %s created, %s updated, %s skipped, %s failed", run.pk, run.created, run.updated,
                      run.skipped, run.failed)
             return None
-        for pk in ids:
-            _handle(run, sync, mapping, pk)
+        with services.decisions_memoized():
+            for pk in ids:
+                _handle(run, sync, mapping, pk)
         run.cursor, run.done, run.note = ids[-1], run.done + len(ids), ""
         run.save()
     return 0

@@ -14,6 +14,10 @@ from __future__ import annotations
 import datetime
 import logging
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -102,10 +106,37 @@ def _facts(issue: Issue) -> dict[str, Any]:
             "priority": issue.priority.name if issue.priority else None}
 
 
+_MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("replication_decisions", default=None)
+
+
+@contextmanager
+def decisions_memoized() -> Iterator[None]:
+    """Inside the block, which mappings a synchronization has and what its scope shows are read once.
+
+    For a run's chunk: it holds the synchronization's lock, so neither its mappings (changed by the
+    inbox, under the same lock) nor its scope change meanwhile.
+    """
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _memoized(key: Any, compute: Callable[[], Any]) -> Any:
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def _in_own_scope(sync: Synchronization, project: Project, issue_type_name: str) -> bool:
     scope = sync.scope
-    return (scope.visible_projects().filter(pk=project.pk).exists()
-            and scope.visible_issue_types().filter(name=issue_type_name).exists())
+    return bool(_memoized(("scope", sync.pk, project.pk, issue_type_name), lambda: (
+        scope.visible_projects().filter(pk=project.pk).exists()
+        and scope.visible_issue_types().filter(name=issue_type_name).exists())))
 
 
 def _in_partner_scope(sync: Synchronization, project_key: str, issue_type_name: str) -> bool:
@@ -119,14 +150,16 @@ def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
     if sync.status != InvitationStatus.ACTIVE:
         return None
     me, partner = sides(sync.role)
-    for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+    mappings = _memoized(("mappings", sync.pk), lambda: list(
+        Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True)))
+    for mapping in mappings:
         if getattr(mapping, f"{me}_project") != issue.project.key:
             continue
         partner_type = next((p[partner] for p in mapping.issue_types if p[me] == issue.issue_type.name), None)
         if partner_type is None:
             continue
         try:
-            if not filter_compile(mapping.filter)(_facts(issue)):
+            if not _memoized(("filter", mapping.filter), partial(filter_compile, mapping.filter))(_facts(issue)):
                 continue
         except FilterError:
             continue
