@@ -157,6 +157,22 @@ def test_a_worker_killed_mid_run_ends_with_every_issue_and_comment_exactly_once(
     assert set(first.comment_counts(list(copies.values())).values()) == {1}
 
 
+def test_a_site_restarted_mid_run_goes_on_where_it_was(first: FirstSync) -> None:
+    made = first.existing("Restarted", 300, 1)
+    run = first.start()
+    wait_for(lambda: 0 < first.run(run["id"])["done"] < 100, timeout=60, interval=0.05, what="the run under way")
+    alpha = first.pair.sites["alpha"]
+    alpha.stop()  # web, worker and beat, as a redeploy does
+    alpha.start()
+    alpha.wait_healthy(timeout=60)
+    first.pair.alpha = type(first.pair.alpha)(alpha)  # a new session: the old one's server is gone
+    done = first.finished(run["id"], timeout=240)
+    assert done["state"] == "done" and done["created"] == 300 and done["failed"] == 0
+    copies = first.copies(made)
+    assert len(copies) == 300 and first.beta_issues("Restarted") == 300
+    assert set(first.comment_counts(list(copies.values())).values()) == {1}
+
+
 def test_cancel_leaves_no_issue_without_its_comments(first: FirstSync) -> None:
     made = first.existing("Cancelled", 200, 3)
     run = first.start()
