@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from jira.models import Issue
+from jira.models import Issue, Project
 from mappings.models import Mapping, sides
 from replication import services, values, wire
 from replication.models import IssueLink, LinkState, MatchOutcome, RunMatch, SyncRun
@@ -75,6 +75,9 @@ def issue_connect_apply(*, sync: Synchronization, sender: str, payload: dict[str
     type_name = next((p[me] for p in mapping.issue_types if p[partner] == payload["issue_type"]), None)
     if type_name is None:
         return answer(MatchOutcome.UNMATCHED, detail=f"issue type {payload['issue_type']} is not mapped")
+    in_scope = Project.objects.filter(key=project).first()
+    if in_scope is None or not services._in_own_scope(sync, in_scope, type_name):
+        return answer(MatchOutcome.UNMATCHED, detail=f"{project} {type_name} is outside this site's scope")
     found = Issue.objects.filter(project__key=project, issue_type__name=type_name).exclude(
         pk__in=IssueLink.objects.filter(synchronization=sync, issue__isnull=False).values("issue_id"))
     what = "summary" if payload["by"] == BY_SUMMARY else "key"
