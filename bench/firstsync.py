@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from bench.common import process_tree_rss, shell_json, summary, two_sites
+from bench.issuesync import _rest
 from sitectl import Site, wait_for
 from tests.live import Api, admin_session
 
@@ -40,6 +41,9 @@ for start in range(0, {issues}, 100):
                 s.comment_add(actor=u, origin=o, issue=i.pk, body="Comment " + str(c) + " on " + i.key)
 print(json.dumps({issues}))
 """
+COPY = ("import json; from replication.models import IssueLink; "
+        "print(json.dumps(IssueLink.objects.filter(local_key='{key}').exclude(partner_key='')"
+        ".values_list('partner_key', flat=True).first()))")
 BETA_COUNTS = """
 import json
 from django.db.models import Count
@@ -63,6 +67,34 @@ def _accepted(alpha: Site, beta: Site) -> str:
     b.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"})
     a.wait_status(sync_id, "not_configured", timeout=60)
     return sync_id
+
+
+class EditProbe(threading.Thread):
+    """An ordinary edit on alpha every two seconds while the run goes: how long until beta shows it."""
+
+    def __init__(self, alpha: Site, beta: Site, key: str, copy: str) -> None:
+        super().__init__(daemon=True)
+        self.alpha, self.beta, self.key, self.copy = alpha, beta, key, copy
+        self.a, self.b = _rest(alpha), _rest(beta)
+        self.times: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            text = f"Ordinary edit {n}"
+            t = time.monotonic()
+            r = self.a.put(f"{self.alpha.url}/rest/api/3/issue/{self.key}", json={"fields": {"summary": text}},
+                           timeout=30)
+            assert r.status_code == 204, r.text
+            while time.monotonic() - t < 120:
+                got = self.b.get(f"{self.beta.url}/rest/api/3/issue/{self.copy}", timeout=30).json()
+                if got["fields"]["summary"] == text:
+                    self.times.append((time.monotonic() - t) * 1000)
+                    break
+                time.sleep(0.02)
+            self.stop.wait(2)
 
 
 class PageProbe(threading.Thread):
@@ -122,8 +154,16 @@ def main() -> None:
         print(f"dry run: {time.monotonic() - t:.1f}s; would create {dry['created']}, skip {dry['skipped']}, "
               f"send {dry['comments']} comments", flush=True)
 
+        # An issue made now flows by itself: the ordinary traffic the run must not hold up.
+        canary = _rest(alpha).post(f"{alpha.url}/rest/api/3/issue", json={"fields": {
+            "project": {"key": "ALPHA"}, "issuetype": {"name": "Bug"}, "summary": "Ordinary edit 0"}}, timeout=30)
+        canary_key = canary.json()["key"]
+        copy_key = wait_for(lambda: shell_json(alpha, COPY.format(key=canary_key)), timeout=60, interval=1,
+                            what="the ordinary issue's copy")
         probe = PageProbe(alpha, sync_id)
         probe.start()
+        edits = EditProbe(alpha, beta, canary_key, str(copy_key))
+        edits.start()
         t0 = time.monotonic()
         r = a.post(runs, {"mapping": mapping})
         assert r.status_code == 201, r.text
@@ -142,7 +182,9 @@ def main() -> None:
         run = wait_for(done, timeout=6 * 3600, interval=0.5, what="the run to finish")
         elapsed = time.monotonic() - t0
         probe.stop.set()
+        edits.stop.set()
         probe.join(timeout=30)
+        edits.join(timeout=150)
         assert isinstance(run, dict)
         counts = shell_json(beta, BETA_COUNTS.format(sync_id=sync_id))
         rss = {**process_tree_rss(alpha), **process_tree_rss(beta)}
@@ -159,6 +201,8 @@ def main() -> None:
         for name, times in probe.times.items():
             print(f"  {name} page on alpha while it ran: {summary(times)}")
         print(f"  page answers other than 200: {probe.failures}")
+        if edits.times:
+            print(f"  an ordinary edit on alpha, shown on beta, while it ran: {summary(edits.times)}")
         for name, kb in sorted(rss.items()):
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")
         print(f"  max peak RSS: {max(rss.values()) / 1024:.1f} MB (target < 200)")
