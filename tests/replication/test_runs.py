@@ -348,3 +348,13 @@ def test_the_partner_links_its_one_match_and_leaves_ambiguous_ones_alone(
     # 80 asked by key for an issue linked already (to 77): never linked twice.
     assert "2 issues in ALPHA have this summary" in _payloads(sync, ISSUE_CONNECTED)[3]["detail"]
     assert one.remote_links.filter(url=f"{BETA}/browse/BETA-77").exists()
+
+
+def test_the_beat_sweeps_runs_often_enough_to_take_a_silent_one_over() -> None:
+    from issuesync.celery import RUNS_SWEEP_INTERVAL_SECONDS, app
+
+    app.loader.import_default_modules()
+    entry = app.conf.beat_schedule["sweep issue sync runs"]
+    assert entry["task"] == "replication.tasks.sync_runs_sweep"
+    assert RUNS_SWEEP_INTERVAL_SECONDS < runs.STALLED_AFTER_SECONDS
+    assert entry["task"] in app.tasks and "replication.tasks.sync_run_step" in app.tasks
