@@ -354,7 +354,7 @@ def test_the_beat_sweeps_runs_often_enough_to_take_a_silent_one_over() -> None:
     from issuesync.celery import RUNS_SWEEP_INTERVAL_SECONDS, app
 
     app.loader.import_default_modules()
+    assert "replication.tasks.sync_run_step" in app.tasks  # (reading the tasks finalizes the app)
     entry = app.conf.beat_schedule["sweep issue sync runs"]
-    assert entry["task"] == "replication.tasks.sync_runs_sweep"
+    assert entry["task"] == "replication.tasks.sync_runs_sweep" and entry["task"] in app.tasks
     assert RUNS_SWEEP_INTERVAL_SECONDS < runs.STALLED_AFTER_SECONDS
-    assert entry["task"] in app.tasks and "replication.tasks.sync_run_step" in app.tasks
