@@ -14,9 +14,10 @@ either sent an issue with all its comments or not touched it, and goes on from e
 - Dry run: the same walk, counting what would be created, updated and skipped (and why), with a
   sample of issue keys; nothing is sent.
 
-Backpressure: before each chunk the run waits while more than `BACKLOG_BOUND` messages of the
-synchronization wait in the outbox, so ordinary changes (each rings its own delivery, claimed first)
-are never queued behind more than a bounded backlog. A run is done once its last messages are
+Backpressure: the partner applies a synchronization's messages one at a time, so before each chunk
+the run waits while more messages of the synchronization wait in the outbox than the partner took in
+about the last second (`backlog_bound`): an ordinary change is never queued behind more than about a
+second of the run's messages. A run is done once its last messages are
 delivered, so its counts are what the partner holds.
 """
 from __future__ import annotations
@@ -53,8 +54,13 @@ from synchronizations.states import InvitationStatus
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 25  # issues per transaction: short enough that the synchronization's lock is held briefly
-BACKLOG_BOUND = 300  # messages of the synchronization waiting in the outbox before the next chunk waits
+CHUNK_SIZE = 10  # issues per transaction: short enough that the synchronization's lock is held briefly
+# The partner applies a synchronization's messages one at a time (under its link's lock), so every message
+# waiting ahead of an ordinary change delays it. A run keeps at most about a second of the partner's recent
+# pace waiting (never fewer than BACKLOG_MIN messages, a few batches, so the partner is never idle).
+BACKLOG_MIN = 60
+BACKLOG_SECONDS = 1.0
+PACE_WINDOW_SECONDS = 5
 WAIT_SECONDS = 0.5  # how soon a waiting run looks again
 STALLED_AFTER_SECONDS = 30  # a running run silent this long is taken over by the sweep (a chunk takes seconds)
 SAMPLE_SIZE = 10
@@ -105,10 +111,19 @@ def candidates(sync: Synchronization, mapping: Mapping) -> QuerySet[Issue]:
     return Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types)
 
 
-def backlog(sync: Synchronization, *, bound: int = BACKLOG_BOUND) -> int:
+def backlog(sync: Synchronization, *, bound: int) -> int:
     """Messages of the synchronization not delivered yet (failed ones aside), counted up to bound + 1."""
     return OutboxMessage.objects.filter(
         synchronization_id=sync.pk, state__in=[DeliveryState.PENDING, DeliveryState.DELIVERING])[:bound + 1].count()
+
+
+def backlog_bound(sync: Synchronization) -> int:
+    """How many messages may wait: what the partner took in the last BACKLOG_SECONDS, at its recent pace."""
+    now = timezone.now()
+    recent = OutboxMessage.objects.filter(
+        synchronization_id=sync.pk, created_at__gte=now - datetime.timedelta(seconds=120),
+        state=DeliveryState.DELIVERED, delivered_at__gte=now - datetime.timedelta(seconds=PACE_WINDOW_SECONDS)).count()
+    return max(BACKLOG_MIN, int(recent / PACE_WINDOW_SECONDS * BACKLOG_SECONDS))
 
 
 # --- The admin's actions -------------------------------------------------------------------------
@@ -221,9 +236,11 @@ def run_step(*, run_id: Any, ticket: Any) -> float | None:
             run.note = "Waiting: issue synchronization is paused."
             run.save()
             return WAIT_SECONDS * 4
-        waiting = 0 if run.dry_run and run.mode != RunMode.CONNECT_EXISTING else backlog(sync)
-        if waiting > BACKLOG_BOUND:
-            run.note = f"Waiting for {sync.partner_address} to take the last {BACKLOG_BOUND}+ messages."
+        sends = not run.dry_run or run.mode == RunMode.CONNECT_EXISTING
+        bound = backlog_bound(sync) if sends else 0
+        waiting = backlog(sync, bound=bound) if sends else 0
+        if waiting > bound:
+            run.note = f"Waiting for {sync.partner_address} to take the last {bound}+ messages."
             run.save()
             return WAIT_SECONDS
         ids = list(candidates(sync, mapping).filter(pk__gt=run.cursor, pk__lte=run.last_issue_id)

@@ -152,19 +152,20 @@ def test_pause_stops_the_chain_and_resume_goes_on_from_the_cursor(
 def test_it_waits_while_the_partner_has_more_than_the_bound_to_take(
     sync: Synchronization, existing: dict[str, Issue], monkeypatch: pytest.MonkeyPatch  # noqa: F811
 ) -> None:
-    monkeypatch.setattr(runs, "BACKLOG_BOUND", 1)  # the linked issue's message is still pending, and one more
+    monkeypatch.setattr(runs, "BACKLOG_MIN", 1)  # the linked issue's message is still pending, and one more
     _create(User.objects.get(username="admin"), "Another")
     services.issue_push(issue=Issue.objects.latest("pk").pk, synchronization=sync)
     run = _start(sync)
     assert runs.run_step(run_id=run.pk, ticket=run.ticket) == runs.WAIT_SECONDS
     run.refresh_from_db()
-    assert run.done == 0 and run.cursor == 0 and "Waiting for https://beta.atlassian.net" in run.note
+    assert run.done == 0 and run.cursor == 0
+    assert "Waiting for https://beta.atlassian.net to take the last 1+" in run.note
     OutboxMessage.objects.update(state="delivered")
     assert runs.run_step(run_id=run.pk, ticket=run.ticket) == 0
     run.refresh_from_db()
     assert run.done == 6 and run.note == ""
     # Done only once its own messages are delivered: its counts are what the partner holds.
-    monkeypatch.setattr(runs, "BACKLOG_BOUND", 300)
+    monkeypatch.setattr(runs, "BACKLOG_MIN", 300)
     assert runs.run_step(run_id=run.pk, ticket=run.ticket) == runs.WAIT_SECONDS
     run.refresh_from_db()
     assert run.state == RunState.RUNNING and "Delivering the last" in run.note
@@ -358,3 +359,17 @@ def test_the_beat_sweeps_runs_often_enough_to_take_a_silent_one_over() -> None:
     entry = app.conf.beat_schedule["sweep issue sync runs"]
     assert entry["task"] == "replication.tasks.sync_runs_sweep" and entry["task"] in app.tasks
     assert RUNS_SWEEP_INTERVAL_SECONDS < runs.STALLED_AFTER_SECONDS
+
+
+def test_the_backlog_it_keeps_follows_the_partners_recent_pace(sync: Synchronization, admin: User) -> None:  # noqa: F811
+    assert runs.backlog_bound(sync) == runs.BACKLOG_MIN
+    for n in range(40):
+        services.issue_push(issue=_create(admin, f"Paced {n}").pk, synchronization=sync)
+    OutboxMessage.objects.update(state="delivered", delivered_at=timezone.now())
+    assert runs.backlog_bound(sync) == runs.BACKLOG_MIN  # 40 in 5 s: 8 a second, fewer than the floor
+    for n in range(400):
+        services.issue_push(issue=_create(admin, f"Fast {n}").pk, synchronization=sync)
+    OutboxMessage.objects.update(state="delivered", delivered_at=timezone.now())
+    assert runs.backlog_bound(sync) == 440 // runs.PACE_WINDOW_SECONDS
+    OutboxMessage.objects.update(delivered_at=timezone.now() - datetime.timedelta(minutes=1))
+    assert runs.backlog_bound(sync) == runs.BACKLOG_MIN
