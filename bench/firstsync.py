@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Any
 
+import requests
+
 from bench.common import process_tree_rss, shell_json, summary, two_sites
 from bench.issuesync import _rest
 from sitectl import Site, wait_for
@@ -89,7 +91,11 @@ class EditProbe(threading.Thread):
                            timeout=30)
             assert r.status_code == 204, r.text
             while time.monotonic() - t < 120:
-                got = self.b.get(f"{self.beta.url}/rest/api/3/issue/{self.copy}", timeout=30).json()
+                try:
+                    got = self.b.get(f"{self.beta.url}/rest/api/3/issue/{self.copy}", timeout=30).json()
+                except requests.RequestException:  # a web worker recycled under us: ask again
+                    self.b = _rest(self.beta)
+                    continue
                 if got["fields"]["summary"] == text:
                     self.times.append((time.monotonic() - t) * 1000)
                     break
