@@ -256,3 +256,28 @@ def test_the_changelog_records_whether_a_token_or_a_person_made_the_change(site:
     token_id = site.member.jira_api_tokens.get().pk
     assert list(Changelog.objects.order_by("pk").values_list("origin_kind", "origin_ref")) == [
         ("api_token", f"token:{token_id}"), ("person", "")]
+
+
+def test_text_search_finds_words_of_the_summary_and_the_description_text(site: Site, api: Api) -> None:
+    def keys(jql: str) -> set[str]:
+        r = api("get", "search/jql", jql=jql, fields="summary", maxResults=100)
+        assert r.status_code == 200, r.content
+        return {i["key"] for i in r.json()["issues"]}
+
+    doc = {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "The payment page times out"}]}]}
+    found = _create(api, summary="Checkout fails", description=doc)["key"]
+    other = _create(api, summary="Slow login", description="Nothing else")["key"]
+    [bulk] = api("post", "issue/bulk", {"issueUpdates": [{"fields": {
+        "project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": "Made in bulk",
+        "description": "Refund button missing"}}]}).json()["issues"]
+    assert keys('text ~ "payment"') == {found}  # the description's text
+    assert keys('text ~ "CHECKOUT"') == {found}  # the summary, any case
+    assert keys('text ~ "refund"') == {bulk["key"]}
+    assert keys('text ~ "paragraph"') == set()  # the document's node names are not its text
+    assert keys('description ~ "times out"') == {found} and keys('summary ~ "payment"') == set()
+    assert keys('text !~ "payment" AND project = ALPHA') == {other}
+    edit = api("put", f"issue/{found}", {"fields": {"description": "Card declined"}})
+    assert edit.status_code == 204, edit.content
+    assert keys('text ~ "payment"') == set() and keys('text ~ "declined"') == {found}
+    assert Issue.objects.get(key=found).description_text == "Card declined"
