@@ -11,6 +11,7 @@ from django.test import Client
 
 from jira import services
 from jira.models import Changelog, Comment, Issue
+from jira.signals import Origin
 from tests.jira.conftest import Site
 
 pytestmark = pytest.mark.django_db
@@ -281,3 +282,32 @@ def test_text_search_finds_words_of_the_summary_and_the_description_text(site: S
     assert edit.status_code == 204, edit.content
     assert keys('text ~ "payment"') == set() and keys('text ~ "declined"') == {found}
     assert Issue.objects.get(key=found).description_text == "Card declined"
+
+
+def test_a_page_of_issues_names_its_people_with_the_same_queries_for_any_number(
+        site: Site, admin_api: Api, django_assert_max_num_queries: Any) -> None:
+    people = [site.admin, site.member, site.other]
+
+    def search() -> list[dict[str, Any]]:
+        r = admin_api("get", "search/jql", jql="project = ALPHA", fields="assignee,reporter", maxResults=100)
+        assert r.status_code == 200, r.content
+        return r.json()["issues"]  # type: ignore[no-any-return]
+
+    def add(n: int) -> None:
+        for i in range(n):
+            services.issue_create(actor=people[i % 3], origin=Origin.person(site.admin.pk), fields={
+                "project": {"key": "ALPHA"}, "issuetype": {"name": "Bug"}, "summary": f"Issue {i}",
+                "assignee": None if i % 4 == 0 else {"accountId": people[(i + 1) % 3].jira_profile.account_id}})
+
+    add(2)
+    with django_assert_max_num_queries(30) as few:
+        search()
+    add(20)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        issues = search()
+    assert len(issues) == 22
+    reporters = {i["fields"]["reporter"]["accountId"] for i in issues}
+    assert reporters == {p.jira_profile.account_id for p in people}
+    assert sum(1 for i in issues if i["fields"]["assignee"] is None) == 6
+    shown = {i["fields"]["assignee"]["displayName"] for i in issues if i["fields"]["assignee"]}
+    assert shown == {"Site Admin", "Team Member", "Grace Hopper"}
