@@ -53,6 +53,8 @@ measure("search", [lambda: c.get("/rest/api/3/search/jql", {{"jql": {jql!r}, "ma
                                                            "fields": "*navigable"}})] * {searches})
 measure("search_text", [lambda: c.get("/rest/api/3/search/jql", {{"jql": 'text ~ "checkout" ORDER BY updated DESC',
                                                                 "maxResults": 50, "fields": "summary,status"}})] * 20)
+measure("search_rare", [lambda: c.get("/rest/api/3/search/jql", {{"jql": 'text ~ "issue 77777" ORDER BY updated DESC',
+                                                                "maxResults": 50, "fields": "summary,status"}})] * 20)
 r = c.get("/rest/api/3/search/jql", {{"jql": {jql!r}, "maxResults": 50, "fields": "*navigable"}})
 out["search_rows"] = len(r.json()["issues"])
 out["keys"] = keys
@@ -142,7 +144,8 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f}; filled {big['issues']} issues "
           f"(+{args.comments} comments) in {fill:.1f}s")
     for label, name in (("get", "GET /issue/{key}"), ("search", f"search/jql 50 results ({JQL})"),
-                        ("search_text", "search/jql text ~ (no index, 50 results)")):
+                        ("search_text", "search/jql text ~ \"checkout\" (a common word, 50 results)"),
+                        ("search_rare", "search/jql text ~ \"issue 77777\" (a rare phrase)")):
         print(f"{name}, {big['issues']} issues, server: {summary(big[label]['times'])}, "
               f"cpu p50={pct(big[label]['cpu'], 50):.1f}; queries {big[label]['queries']} "
               f"(with {small['issues']} issues: {small[label]['queries']})")

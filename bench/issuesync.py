@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,6 +33,26 @@ for created, items in rows.values_list("created", "items"):
         if item.get("fieldId") == "summary" and (item.get("toString") or "").startswith("Edit "):
             out[item["toString"]] = created.timestamp()
 print(json.dumps(out))
+"""
+# Each issue_state message alpha wrote in the run: its id, the summary it carries, when it was written,
+# how many times it was sent; and when beta applied each (its inbox's record).
+WRITTEN = """
+import datetime, json
+from invitations.models import OutboxMessage
+rows = OutboxMessage.objects.filter(message_type="issue_state",
+                                    created_at__gte=datetime.datetime.fromtimestamp({since}, datetime.UTC))
+out = {{}}
+for pk, body, created, attempts in rows.values_list("pk", "body", "created_at", "attempts"):
+    summary = json.loads(bytes(body))["payload"].get("values", {{}}).get("summary", {{}}).get("v")
+    out[str(pk)] = [summary, created.timestamp(), attempts]
+print(json.dumps(out))
+"""
+APPLIED = """
+import datetime, json
+from invitations.models import InboundMessage
+rows = InboundMessage.objects.filter(message_type="issue_state",
+                                     received_at__gte=datetime.datetime.fromtimestamp({since}, datetime.UTC))
+print(json.dumps({{str(pk): t.timestamp() for pk, t in rows.values_list("pk", "received_at")}}))
 """
 COPIES = ("import json; from replication.models import IssueLink; "
           "print(json.dumps(IssueLink.objects.exclude(partner_key='').count()))")
@@ -69,6 +90,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--broker", default="redis", choices=["redis", "embedded"])
     args = ap.parse_args()
+    print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with two_sites(args.broker) as sites:
         alpha, beta = sites["alpha"], sites["beta"]
         _active(alpha, beta)
@@ -105,6 +127,19 @@ def main() -> None:
         print(f"  commit -> applied on beta: {summary(lat)}; {len(lat)} of {len(sent)} values applied "
               f"(the rest superseded before they were sent)")
         print(f"  p50 {pct(lat, 50):.1f} ms (target <= 50), p99 {pct(lat, 99):.1f} ms (target <= 1000)")
+        # Where the time goes: commit -> message written (alpha), written -> applied (delivery and beta's apply).
+        written: dict[str, Any] = shell_json(alpha, WRITTEN.format(since=since))
+        received: dict[str, Any] = shell_json(beta, APPLIED.format(since=since))
+        # A message that took later edits while it waited unsent was written before the edit it carries.
+        gaps = [(w[1] - sent[w[0]]) * 1000 for w in written.values() if w[0] in sent]
+        to_write = [g for g in gaps if g >= 0]
+        to_apply = [(received[i] - w[1]) * 1000 for i, w in written.items() if i in received]
+        attempts = [w[2] for w in written.values()]
+        print(f"  commit -> message written on alpha: {summary(to_write)}; "
+              f"{len(gaps) - len(to_write)} messages took later edits while they waited unsent")
+        print(f"  message written -> applied on beta: {summary(to_apply)}")
+        print(f"  {len(written)} messages, {sum(attempts)} sends, {sum(a > 1 for a in attempts)} sent more than once "
+              f"(max {max(attempts, default=0)}); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         rss = {**process_tree_rss(alpha), **process_tree_rss(beta)}
         for name, kb in sorted(rss.items()):
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")

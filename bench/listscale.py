@@ -66,7 +66,7 @@ total = Synchronization.listed.count()
 LIST = "/plugins/servlet/ac/issue-sync/synchronizations/"
 for label, url, headers in (("api", "/api/synchronizations/?limit=50&offset={{o}}", {{}}),
                             ("page", LIST + "?page={{p}}", {{}}),
-                            ("fragment", LIST + "?page={{p}}", {{"HTTP_HX_REQUEST": "true"}})):
+                            ("fragment", LIST + "?page={{p}}", {{"HTTP_X_LIVE_ROWS": "1"}})):
     times, cpu, queries = [], [], []
     for k in range(PAGES):
         p = random.randint(1, total // 50)
@@ -78,7 +78,7 @@ for label, url, headers in (("api", "/api/synchronizations/?limit=50&offset={{o}
         assert r.status_code == 200, r.status_code
         queries.append(len(q))
     out[label] = {{"times": times[1:], "cpu": cpu[1:], "queries": sorted(set(queries))}}
-for label, headers in (("detail", {{}}), ("detail fragment", {{"HTTP_HX_REQUEST": "true"}})):
+for label, headers in (("detail", {{}}), ("detail fragment", {{"HTTP_X_LIVE_ROWS": "1"}})):
     times, cpu, queries = [], [], []
     for k in range(PAGES):
         url = LIST + f"{{busy.pk}}/" + ("" if k % 2 else f"?history={{random.randint(1, 50)}}")

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Length
+from django.db.models import Case, F, Q, Value, When, Window
+from django.db.models.functions import Length, RowNumber
 from django.utils import timezone
 
 from invitations import signing, transport
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 BATCH_OVERHEAD_BYTES = 1024  # the batch document around the messages: sender, recipient, brackets
 NO_BATCH_INBOX = (404, 405)  # what a partner without the batch inbox answers its path
+# Batches one doorbell sends to a partner, one after the other, while each one makes progress.
+DRAIN_ROUNDS = 8
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -55,14 +57,30 @@ def due_messages(*, grace: float = 0) -> Q:
 def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
     """Deliver the rung message, and with it the other messages due now for the same partner.
 
-    Returns, for each message that will be tried again, the seconds until its next try.
+    Then, while it makes progress, the next messages due for that partner (at most
+    DRAIN_ROUNDS batches): those held back because an earlier message of their stream was in
+    this worker's hands are due now, and this worker is the one that knows. Returns, for each
+    message that will be tried again, the seconds until its next try (0: one left due when the
+    rounds ran out, to be rung again at once).
     """
-    claim, messages = _claim(outbox_id)
-    if not messages:
-        return {}
-    with _lease_kept(claim):
-        outcomes = _send(messages)
-    return _record(claim, messages, outcomes)
+    retries: dict[uuid.UUID, float] = {}
+    claim, messages = _claim(outbox_id=outbox_id)
+    rounds = 0
+    while messages:
+        recipient = messages[0].recipient
+        with _lease_kept(claim):
+            outcomes = _send(messages)
+        retries.update(_record(claim, messages, outcomes))
+        rounds += 1
+        if all(e is not None for e in outcomes):
+            break  # no progress: the partner takes nothing now, and the backoff says when to try again
+        if rounds == DRAIN_ROUNDS:
+            # Rounds used up with work left: rung again at once, behind the doorbells already queued.
+            left = OutboxMessage.objects.filter(due_messages(), recipient=recipient).values_list("pk", flat=True)
+            retries.update({pk: 0.0 for pk in left[:1]})
+            break
+        claim, messages = _claim(recipient=recipient)
+    return retries
 
 
 def lease_renew_seconds() -> float:
@@ -157,46 +175,100 @@ def _batch_outcomes(
         raise transport.TransportError(f"{recipient} answered an unreadable batch result", permanent=False) from e
 
 
-def _claim(outbox_id: uuid.UUID) -> tuple[uuid.UUID, list[OutboxMessage]]:
-    """Claim the rung message, if it is still due, and up to the batch size of others due for its partner.
+def _claim(*, outbox_id: uuid.UUID | None = None, recipient: str | None = None
+           ) -> tuple[uuid.UUID, list[OutboxMessage]]:
+    """Claim the rung message (or, with `recipient`, the first due one), and with it up to the batch size of
+    messages for its partner, each stream's in sequence order from its first undelivered one.
+
+    A stream is taken from its head, the earliest message not delivered yet: when the head is
+    due, it goes with the stream's later pending messages, due or still in their backoff (the
+    partner applies a stream in order and would answer 425 to a later message sent alone). A
+    stream whose head is in another worker's hands, or waits for its backoff, is left alone: its
+    later messages go with that head. So a backlog of one stream drains in one batch, in order.
 
     The claim is a conditional UPDATE: of several workers ringing for the same row, exactly
-    one changes it, and the claim token says which rows are whose. On PostgreSQL the
-    candidates are read with FOR UPDATE SKIP LOCKED, so concurrent workers take different
-    rows instead of queueing on the same ones; a claim whose worker died expires with its lease
-    (a few seconds: a live worker extends it while it sends, `_lease_kept`).
+    one changes it, and the claim token says which rows are whose. On PostgreSQL the rows are
+    locked with FOR UPDATE SKIP LOCKED, so concurrent workers take different rows instead of
+    queueing on the same ones; a claim whose worker died expires with its lease (a few seconds:
+    a live worker extends it while it sends, `_lease_kept`).
     """
     claim = uuid.uuid4()
-    recipient = OutboxMessage.objects.filter(due_messages(), pk=outbox_id).values_list("recipient", flat=True).first()
     if recipient is None:
-        return claim, []
+        assert outbox_id is not None
+        recipient = (OutboxMessage.objects.filter(due_messages(), pk=outbox_id)
+                     .values_list("recipient", flat=True).first())
+        if recipient is None:
+            return claim, []
     now = timezone.now()
     limit = max(1, min(settings.DELIVERY_BATCH_SIZE, MAX_BATCH_MESSAGES))
+    due = list(
+        OutboxMessage.objects.filter(due_messages(), recipient=recipient)
+        .annotate(rung=Case(When(pk=outbox_id, then=Value(0)), default=Value(1)))
+        .order_by("rung", "next_attempt_at", "created_at")
+        .values_list("synchronization_id", "stream")[:limit]
+    )
+    streams = list(dict.fromkeys(due))  # in the order their due messages come
+    if not streams:
+        return claim, []
+    # Each stream's first undelivered messages, in sequence order: (id, held by a live claim, waiting for
+    # its backoff).
+    undelivered: dict[tuple[uuid.UUID, str], list[tuple[uuid.UUID, bool, bool]]] = {}
+    in_streams = Q()
+    for sync_id, stream in streams:
+        in_streams |= Q(synchronization_id=sync_id, stream=stream)
+    first = Window(RowNumber(), partition_by=[F("synchronization_id"), F("stream")], order_by=F("sequence").asc())
+    for pk, sync_id, stream, state, claimed_until, next_attempt_at in (
+        OutboxMessage.objects.filter(in_streams, recipient=recipient,
+                                     state__in=[DeliveryState.PENDING, DeliveryState.DELIVERING])
+        .annotate(place=first).filter(place__lte=limit).order_by("sequence")
+        .values_list("pk", "synchronization_id", "stream", "state", "claimed_until", "next_attempt_at")
+    ):
+        held = state == DeliveryState.DELIVERING and claimed_until is not None and claimed_until >= now
+        undelivered.setdefault((sync_id, stream), []).append(
+            (pk, held, state == DeliveryState.PENDING and next_attempt_at > now))
+    runs: list[list[uuid.UUID]] = []
+    for key in streams:
+        rows = undelivered.get(key, [])
+        if not rows or rows[0][1] or rows[0][2]:
+            continue  # the head is another worker's, or waits for its backoff: the stream goes with it
+        run = []
+        for pk, held, _waiting in rows:
+            if held:
+                break
+            run.append(pk)
+        runs.append(run)
+        if sum(len(r) for r in runs) >= limit:
+            break
     with transaction.atomic():
-        candidates = list(
-            OutboxMessage.objects.filter(due_messages(), recipient=recipient)
-            .select_for_update(skip_locked=True)
-            .annotate(rung=Case(When(pk=outbox_id, then=Value(0)), default=Value(1)), size=Length("body"))
-            .order_by("rung", "next_attempt_at", "created_at", "sequence")
-            .values_list("pk", "size")[:limit]
-        )
-        # Never more than the partner's size cap in one request (a lone message is sent whatever its size).
+        wanted = [pk for run in runs for pk in run]
+        free = Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.DELIVERING, claimed_until__lt=now)
+        # The sizes as locked: an unsent message may have been rewritten since (outbox_write's `merge`).
+        locked = dict(OutboxMessage.objects.filter(free, pk__in=wanted).select_for_update(skip_locked=True)
+                      .annotate(size=Length("body")).values_list("pk", "size"))
+        # Within the batch size and the partner's size cap (a lone message is sent whatever its size); a
+        # stream is cut at the first row another worker got meanwhile, so nothing after a gap goes.
         ids: list[uuid.UUID] = []
         total = BATCH_OVERHEAD_BYTES
-        for pk, size in candidates:
-            total += (size or 0) + 1
-            if ids and total > settings.INBOUND_MAX_BODY_BYTES:
+        full = False
+        for run in runs:
+            for pk in run:
+                if pk not in locked:
+                    break
+                total += (locked[pk] or 0) + 1
+                if ids and (len(ids) >= limit or total > settings.INBOUND_MAX_BODY_BYTES):
+                    full = True
+                    break
+                ids.append(pk)
+            if full:
                 break
-            ids.append(pk)
-        OutboxMessage.objects.filter(due_messages(), pk__in=ids).update(
+        OutboxMessage.objects.filter(free, pk__in=ids).update(
             state=DeliveryState.DELIVERING, claim=claim,
             claimed_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
             attempts=F("attempts") + 1,
         )
-    # In sequence order within each synchronization, whatever the clocks said: the partner applies
-    # them in the order sent, and a later one sent first would only be answered 425.
+    # In sequence order within each stream: the partner applies them in the order sent.
     messages = list(OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING)
-                    .order_by("synchronization_id", "sequence"))
+                    .order_by("synchronization_id", "stream", "sequence"))
     return claim, messages
 
 

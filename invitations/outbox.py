@@ -1,9 +1,10 @@
 """Writing outgoing messages: in the caller's transaction, delivered after commit."""
 from __future__ import annotations
 
+import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
@@ -16,6 +17,9 @@ from django.utils import timezone
 from invitations.kinds import KINDS, LIFECYCLE
 from invitations.messages import Envelope, envelope_encode
 from invitations.models import DeliveryState, Link, LinkStream, OutboxMessage
+
+# Given the payload of a stream's last unsent message, the payload that says it and the new one (or None).
+Merge = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 def link_open(*, link_id: uuid.UUID, partner_address: str, partner_key_id: str, partner_public_key_pem: str) -> Link:
@@ -30,12 +34,18 @@ logger = logging.getLogger(__name__)
 
 def outbox_write(
     *, link_id: uuid.UUID, message_type: str, payload: dict[str, Any], stream: str = LIFECYCLE,
-    created_by: str = "",
+    created_by: str = "", merge: Merge | None = None,
 ) -> OutboxMessage:
     """Record a message to send, with the next sequence of its stream, in the caller's transaction.
 
     The stream's counter row is locked until the caller commits, so concurrent writers on one
     stream take consecutive numbers; other streams of the link are not held up.
+
+    `merge`, for a kind whose messages carry a state (the latest values, not an action): when the
+    stream's last message is of the same kind and has never been sent, `merge(its payload)` gives
+    the payload that says both, and that message is rewritten instead of a new one written (None:
+    a new one). The partner never saw it, so nothing it holds changes: the message keeps its id
+    and its place in the stream, and one message is delivered and applied instead of two.
     """
     assert message_type in KINDS, message_type
     counter = LinkStream.objects.select_for_update().select_related("link").filter(
@@ -43,6 +53,11 @@ def outbox_write(
     if counter is None:
         counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
         counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+    if merge is not None and counter.last_sent:
+        merged = _unsent_merged(link_id=link_id, stream=stream, sequence=counter.last_sent,
+                                message_type=message_type, merge=merge)
+        if merged is not None:
+            return merged
     counter.last_sent += 1
     counter.save(update_fields=["last_sent"])
     sequence, recipient = counter.last_sent, counter.link.partner_address
@@ -66,9 +81,9 @@ def outbox_write_many(
 ) -> list[OutboxMessage]:
     """Record several messages of one stream, in order, with consecutive sequences, in one insert.
 
-    One doorbell rings, for the last: it is the newest of them, and a claim takes the rung message
-    and then the oldest due ones, so by the time any worker claims it, it has claimed (or another
-    has) every earlier one; the rest of the stream's messages need no doorbell of their own.
+    One doorbell rings, for the last: a claim takes a stream from its head, in sequence order, so the
+    worker that claims the last takes the earlier ones with it (or another already has); the rest of
+    the stream's messages need no doorbell of their own.
     """
     if not messages:
         return []
@@ -114,6 +129,30 @@ def doorbells_held() -> Iterator[list[uuid.UUID]]:
         yield held
     finally:
         _HELD.reset(token)
+
+
+def _unsent_merged(
+    *, link_id: uuid.UUID, stream: str, sequence: int, message_type: str, merge: Merge
+) -> OutboxMessage | None:
+    """The stream's last message, rewritten with `merge`, if it has never left this site."""
+    # Locked, and checked again once locked: a worker claiming it meanwhile makes it an attempt (then
+    # it is not rewritten), and a worker that comes after skips it until this transaction ends.
+    last = OutboxMessage.objects.select_for_update().filter(
+        synchronization_id=link_id, stream=stream, sequence=sequence, message_type=message_type,
+        state=DeliveryState.PENDING, attempts=0).first()
+    if last is None:
+        return None
+    sent = json.loads(bytes(last.body))
+    payload = merge(sent["payload"])
+    if payload is None:
+        return None
+    last.body = envelope_encode(Envelope(
+        id=last.id, type=message_type, synchronization_id=link_id, sequence=sequence, sender=sent["sender"],
+        recipient=last.recipient, created_at=last.created_at, payload=payload, stream=stream))
+    last.save(update_fields=["body"])
+    # Rung again: a worker that skipped it while it was locked here may have taken its doorbell.
+    ring_after_commit(last.id)
+    return last
 
 
 def ring_after_commit(outbox_id: uuid.UUID, *, force: bool = False) -> None:

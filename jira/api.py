@@ -585,7 +585,7 @@ class SearchJql(SearchBase):
         size = _int(p["maxResults"], 50, 1, SEARCH_MAX)
         offset = _token_decode(str(p["nextPageToken"])) if p["nextPageToken"] else 0
         qs = jql_search(p["jql"], user=self.actor, queryset=selectors.issues_all())
-        rows = list(qs[offset:offset + size + 1])
+        rows = selectors.with_people(list(qs[offset:offset + size + 1]))
         more = len(rows) > size
         body: dict[str, Any] = {"issues": self.shaped(rows[:size], p), "isLast": not more}
         if more:
@@ -602,7 +602,7 @@ class SearchPaged(SearchBase):
         size = _int(p["maxResults"], 50, 0, SEARCH_MAX)
         qs = jql_search(p["jql"], user=self.actor, queryset=selectors.issues_all())
         total = qs.count()
-        rows = list(qs[start:start + size]) if size else []
+        rows = selectors.with_people(list(qs[start:start + size])) if size else []
         return Response({"expand": "schema,names", "startAt": start, "maxResults": size, "total": total,
                          "issues": self.shaped(rows, p)})
 

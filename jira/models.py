@@ -1,7 +1,11 @@
 """The simulated Jira site's own data."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
+
+from jira.adf import adf_to_text
 
 
 class Project(models.Model):
@@ -210,6 +214,9 @@ class Issue(models.Model):
     issue_type = models.ForeignKey(IssueType, on_delete=models.PROTECT, related_name="issues")
     summary = models.CharField(max_length=255)
     description = models.JSONField(null=True, blank=True)  # Atlassian Document Format
+    # The description's text, kept with it (`save`, and by whoever bulk-creates): what `text ~` and
+    # `description ~` search, with a trigram index on PostgreSQL (migration 0005), not the JSON's keys.
+    description_text = models.TextField(default="", db_default="", blank=True, editable=False)
     status = models.ForeignKey(Status, on_delete=models.PROTECT, related_name="issues")
     priority = models.ForeignKey(Priority, on_delete=models.PROTECT, null=True, blank=True, related_name="issues")
     # Jira labels hold no spaces: stored as " a b c " so `labels = x` is a plain substring test on any database.
@@ -235,6 +242,13 @@ class Issue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.summary}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.description_text = adf_to_text(self.description)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "description" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "description_text"}
+        super().save(*args, **kwargs)
 
     @property
     def labels(self) -> list[str]:

@@ -189,9 +189,9 @@ def _clause(clause: Clause, ctx: _Context) -> Q:
         "issuekey": lambda: _keys(clause),
         "issue": lambda: _keys(clause),
         "id": lambda: _keys(clause),
-        "text": lambda: _text(clause, ("summary", "description")),
+        "text": lambda: _text(clause, ("summary", "description_text")),
         "summary": lambda: _text(clause, ("summary",)),
-        "description": lambda: _text(clause, ("description",)),
+        "description": lambda: _text(clause, ("description_text",)),
     }
     if name in handlers:
         return handlers[name]()

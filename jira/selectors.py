@@ -4,21 +4,38 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
-from jira.models import Changelog, Comment, Issue, Priority, Project, RemoteLink, Status
+from jira.models import Changelog, Comment, Issue, Priority, RemoteLink
 
-ISSUE_RELATED = ("project", "issue_type", "status", "priority", "assignee__jira_profile", "reporter__jira_profile")
+# The small tables an issue names are joined to the issue query; its people are read in one more query
+# (`with_people`): joining auth_user and the profile twice makes nine tables, and PostgreSQL then spends
+# 25 ms planning a query that runs in 1 ms (5 ms for one issue by key), against about 1 ms with five.
+ISSUE_RELATED = ("project", "issue_type", "status", "priority")
+_ASSIGNEE = Issue._meta.get_field("assignee")
+_REPORTER = Issue._meta.get_field("reporter")
 
 
 def issues_all() -> QuerySet[Issue]:
+    """Issues with their project, type, status and priority; pass the rows read to `with_people`."""
     return Issue.objects.select_related(*ISSUE_RELATED)
 
 
+def with_people(issues: list[Issue]) -> list[Issue]:
+    """The issues, their assignee and reporter (with the Jira profile) set from one query."""
+    ids = {pk for i in issues for pk in (i.assignee_id, i.reporter_id) if pk is not None}
+    people: dict[int | None, User] = (
+        {u.pk: u for u in User.objects.select_related("jira_profile").filter(pk__in=ids)} if ids else {})
+    for issue in issues:
+        _ASSIGNEE.set_cached_value(issue, people.get(issue.assignee_id))
+        _REPORTER.set_cached_value(issue, people.get(issue.reporter_id))
+    return issues
+
+
 def issue_get(id_or_key: str | int) -> Issue | None:
-    """An issue by its id (digits) or key (`ALPHA-12`, any case)."""
+    """An issue by its id (digits) or key (`ALPHA-12`, any case), with its people."""
     text = str(id_or_key).strip()
     qs = issues_all().order_by()  # one row by a unique column: no sort
     found = list(qs.filter(pk=int(text))[:1] if text.isdigit() else qs.filter(key=text.upper())[:1])
-    return found[0] if found else None
+    return with_people(found)[0] if found else None
 
 
 def issue_comments(issue: Issue) -> QuerySet[Comment]:
@@ -32,20 +49,6 @@ def issue_changelog(issue: Issue) -> QuerySet[Changelog]:
 def issue_remote_links(issue: Issue) -> QuerySet[RemoteLink]:
     return RemoteLink.objects.filter(issue=issue).order_by("pk")
 
-
-def issue_list(*, project: Project | None = None, status: Status | None = None, text: str = "",
-               assignee: User | None = None) -> QuerySet[Issue]:
-    """What a project's issue list shows, newest first."""
-    qs = issues_all()
-    if project is not None:
-        qs = qs.filter(project=project)
-    if status is not None:
-        qs = qs.filter(status=status)
-    if assignee is not None:
-        qs = qs.filter(assignee=assignee)
-    if text.strip():
-        qs = qs.filter(Q(summary__icontains=text.strip()) | Q(key=text.strip().upper()))
-    return qs.order_by("-created", "-pk")
 
 
 def priorities() -> QuerySet[Priority]:

@@ -274,6 +274,7 @@ def _assign(issue: Issue, values: dict[str, Any], cfs: dict[str, CustomField]) -
             items.append(_item("description", "description", (None, adf_to_text(issue.description) or None),
                                (None, adf_to_text(new) or None)))
             issue.description = new
+            issue.description_text = adf_to_text(new)  # bulk creation saves without `Issue.save`
         elif field_id == "issuetype" and new.pk != issue.issue_type_id:
             items.append(_item("issuetype", "issuetype", (str(issue.issue_type_id), issue.issue_type.name),
                                (str(new.pk), new.name)))

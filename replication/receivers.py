@@ -41,4 +41,19 @@ def on_mapping_saved(sender: Any, instance: Any, created: bool = False, **kwargs
     from replication.tasks import synchronization_catch_up
 
     sync_id = str(instance.synchronization_id)
-    transaction.on_commit(lambda: synchronization_catch_up.delay(sync_id))
+
+    def ring() -> None:
+        # Best effort, like every doorbell: the mapping is saved whatever the broker does. With the
+        # broker unreachable the catch-up runs here instead (it only writes outbox rows, which the
+        # sweep delivers), so an enabled mapping never waits for a task that was never queued.
+        try:
+            synchronization_catch_up.delay(sync_id)
+        except Exception:
+            log.warning("Catch-up of synchronization %s not queued (broker unreachable); running it now",
+                        sync_id, exc_info=True)
+            try:
+                synchronization_catch_up(sync_id)
+            except Exception:
+                log.exception("Catch-up of synchronization %s failed; Sync now on an issue sends it again", sync_id)
+
+    transaction.on_commit(ring)

@@ -200,8 +200,14 @@ def size_cap() -> int:
 
 
 def send(sync: Synchronization, kind: str, payload: dict[str, Any]) -> None:
-    """Write the message in the caller's transaction, on its issue's stream (`sync` locked by the caller)."""
-    outbox_write(link_id=sync.id, message_type=kind, payload=payload,
+    """Write the message in the caller's transaction, on its issue's stream (`sync` locked by the caller).
+
+    An issue's changes made while its previous message still waits to be sent join that message
+    (`issue_state_merge`): after a burst of edits, or while the partner is away, the partner gets
+    one message with the latest values rather than one per edit.
+    """
+    merge = (lambda sent: issue_state_merge(sent, payload)) if kind == ISSUE_STATE else None
+    outbox_write(link_id=sync.id, message_type=kind, payload=payload, merge=merge,
                  stream=issue_stream(payload["origin_site"], payload["origin_issue_id"]), created_by="Issue Sync")
 
 
@@ -210,6 +216,20 @@ def send_many(sync: Synchronization, origin_site: str, origin_issue_id: str,
     """Several messages of one issue's stream, in order, in one write and with one doorbell."""
     outbox_write_many(link_id=sync.id, stream=issue_stream(origin_site, origin_issue_id), messages=messages,
                       created_by="Issue Sync")
+
+
+def issue_state_merge(sent: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:
+    """One issue_state payload that says both `sent` (not sent yet) and the later `new`, or None.
+
+    Each field travels with its clock and `new` was computed after `sent` (from the link that already
+    remembers what `sent` carries), so its fields replace `sent`'s and `sent`'s other fields stay.
+    A deletion, another mapping or a result over the size cap is not merged: it goes as its own message.
+    """
+    same = all(sent.get(k) == new.get(k) for k in ("origin_site", "origin_issue_id", "mapping_id"))
+    if not same or sent.get("source_deleted") or new.get("source_deleted"):
+        return None
+    merged = {**new, "values": {**(sent.get("values") or {}), **(new.get("values") or {})}}
+    return merged if message_size(ISSUE_STATE, merged) <= size_cap() else None
 
 
 def sync_locked(sync_id: Any) -> Synchronization | None:

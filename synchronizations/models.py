@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from django.conf import settings
 from django.db import models
@@ -32,31 +32,41 @@ class Scope(models.Model):
         return self.get_mode_display()
 
     def visible_projects(self) -> models.QuerySet[Project]:
-        return self._visible(Project.objects.all(), self.projects.all())
+        return scope_visible(self.mode, Project.objects.all(), self.projects.values("pk"))
 
     def visible_issue_types(self) -> models.QuerySet[IssueType]:
-        return self._visible(IssueType.objects.all(), self.issue_types.all())
-
-    def _visible(self, everything: models.QuerySet[Any], selected: models.QuerySet[Any]) -> models.QuerySet[Any]:
-        chosen = set(selected.values_list("pk", flat=True))
-        return everything.filter(pk__in=[x.pk for x in scope_visible(self.mode, everything, chosen)])
+        return scope_visible(self.mode, IssueType.objects.all(), self.issue_types.values("pk"))
 
     def visible(self) -> dict[str, list[dict[str, str]]]:
-        """The wire form: what the partner may see."""
-        return {
-            "projects": [{"key": p.key, "name": p.name} for p in self.visible_projects()],
-            "issue_types": [{"name": t.name} for t in self.visible_issue_types()],
-            "mappable_fields": site_fields(),
-        }
+        """The wire form: what the partner may see (three queries; kept until the scope is set again)."""
+        memo: dict[str, list[dict[str, str]]] | None = getattr(self, "_visible_memo", None)
+        if memo is None:
+            memo = self._visible_memo = {
+                "projects": [{"key": p.key, "name": p.name} for p in self.visible_projects()],
+                "issue_types": [{"name": t.name} for t in self.visible_issue_types()],
+                "mappable_fields": site_fields(),
+            }
+        return memo
+
+    def visible_forget(self) -> None:
+        self.__dict__.pop("_visible_memo", None)
 
 
-def scope_visible(mode: str, everything: Iterable[_Row], chosen: set[int]) -> list[_Row]:
-    """The scope rule, the one place it is written: what a mode shows of all items, given the chosen ids."""
+@overload
+def scope_visible(mode: str, everything: models.QuerySet[_Row], chosen: Any) -> models.QuerySet[_Row]: ...
+@overload
+def scope_visible(mode: str, everything: Iterable[_Row], chosen: set[int]) -> list[_Row]: ...
+
+
+def scope_visible(mode: str, everything: Any, chosen: Any) -> Any:
+    """The scope rule, the one place it is written: what a mode shows of all items, given the chosen
+    ids. On a queryset (chosen: ids or a subquery of them) it stays one lazy query; on rows, a list."""
+    lazy = isinstance(everything, models.QuerySet)
     if mode == Scope.Mode.SHOW_ONLY_SELECTED:
-        return [x for x in everything if x.pk in chosen]
+        return everything.filter(pk__in=chosen) if lazy else [x for x in everything if x.pk in chosen]
     if mode == Scope.Mode.HIDE_ONLY_SELECTED:
-        return [x for x in everything if x.pk not in chosen]
-    return list(everything)
+        return everything.exclude(pk__in=chosen) if lazy else [x for x in everything if x.pk not in chosen]
+    return everything if lazy else list(everything)
 
 
 class SynchronizationType(models.TextChoices):

@@ -69,10 +69,17 @@ def scope_validate(mode: str, projects: Iterable[Project], issue_types: Iterable
         )
 
 
-def _scope_set(scope: Scope, mode: str, projects: Iterable[Project], issue_types: Iterable[IssueType]) -> None:
-    scope.mode = mode
-    scope.save()
+def _scope_set(scope: Scope, mode: str, projects: Iterable[Project], issue_types: Iterable[IssueType], *,
+               new: bool = False) -> None:
+    scope.visible_forget()
     selected = mode != Scope.Mode.SHOW_ALL
+    if new:  # just created with its mode: nothing chosen to clear
+        if selected:
+            scope.projects.set(list(projects))
+            scope.issue_types.set(list(issue_types))
+        return
+    scope.mode = mode
+    scope.save(update_fields=["mode"])
     scope.projects.set(list(projects) if selected else [])
     scope.issue_types.set(list(issue_types) if selected else [])
 
@@ -113,7 +120,7 @@ def synchronization_create(
 
     with transaction.atomic():
         scope = Scope.objects.create(mode=scope_mode)
-        _scope_set(scope, scope_mode, projects, issue_types)
+        _scope_set(scope, scope_mode, projects, issue_types, new=True)
         sync = Synchronization(
             name=name, sync_type=sync_type, partner_address=address, role=Role.INVITER,
             status=_check(None, Action.CREATE), scope=scope,

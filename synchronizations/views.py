@@ -185,13 +185,13 @@ TYPE_LABELS = dict(Synchronization._meta.get_field("sync_type").choices or [])
 @jira_admin_required
 def synchronization_list_view(request: HttpRequest) -> HttpResponse:
     context = _list_context(request)
-    if not (request.headers.get("X-Live-Rows") or request.headers.get("HX-Request")):
+    if not request.headers.get("X-Live-Rows"):
         return render(request, "synchronizations/list.html", context)
     # The open list asks for its rows every two seconds (static/js/list.js). The rows carry no
     # per-render token (the Retry buttons submit one form outside them), so equal rows are equal
     # bytes: an unchanged list answers 304 with no body instead of the whole table again.
     response = render(request, "synchronizations/_rows.html", context)
-    return _not_modified_if_unchanged(request, response, vary="X-Live-Rows, HX-Request, Cookie")
+    return _not_modified_if_unchanged(request, response, vary="X-Live-Rows, Cookie")
 
 
 @jira_admin_required
@@ -221,7 +221,7 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
     if sync.status == InvitationStatus.INVITATION_RECEIVED:
         return redirect("synchronizations:next", pk=sync.pk)
     # The open page polls its content (static/js/detail.js) so a partner's change shows without a reload.
-    live = bool(request.headers.get("X-Live-Detail") or request.headers.get("HX-Request"))  # HX: bench.listscale
+    live = bool(request.headers.get("X-Live-Detail"))
     template = "synchronizations/_detail.html" if live else "synchronizations/detail.html"
     delivery = synchronization_delivery(sync)
     response = render(request, template, {
@@ -231,7 +231,7 @@ def synchronization_detail_view(request: HttpRequest, pk: str) -> HttpResponse:
         "projects": sync.scope.projects.all(), "issue_types": sync.scope.issue_types.all(),
         "mappings_url": _mappings_url(sync), "refused": _refused_mapping(request), **detail_context(sync),
     })
-    return _not_modified_if_unchanged(request, response, vary="X-Live-Detail, HX-Request, Cookie") if live else response
+    return _not_modified_if_unchanged(request, response, vary="X-Live-Detail, Cookie") if live else response
 
 
 # Every render masks the CSRF token afresh: the same content in different bytes. Left out of the ETag.

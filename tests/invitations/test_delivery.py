@@ -277,7 +277,8 @@ def test_a_batch_stays_under_the_partners_size_cap() -> None:
     patch, sent = _partner()
     with patch, override_settings(INBOUND_MAX_BODY_BYTES=cap):
         outbox_deliver(outbox_id=messages[0].pk)
-    assert [len(ids) for _, ids in sent] == [2]
+    # Two a request; the doorbell goes on with the next batch while the partner takes them.
+    assert [len(ids) for _, ids in sent] == [2, 2, 1]
 
 
 @pytest.mark.django_db
@@ -302,3 +303,84 @@ def test_a_partner_without_the_batch_inbox_gets_each_message_alone_in_order() ->
     assert sorted(alone) == sorted(str(m.pk) for m in (first, second, other))
     assert alone.index(str(first.pk)) < alone.index(str(second.pk))
     assert set(OutboxMessage.objects.values_list("state", "attempts")) == {(DeliveryState.DELIVERED, 1)}
+
+
+def _in_stream(sync: Synchronization, stream: str, sequence: int, *, due_in: float = 0) -> OutboxMessage:
+    message = _outbox(sync, sequence)
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        stream=stream, next_attempt_at=timezone.now() + timedelta(seconds=due_in))
+    return OutboxMessage.objects.get(pk=message.pk)
+
+
+@pytest.mark.django_db
+def test_a_streams_backlog_goes_in_one_batch_in_order_with_its_later_messages_still_in_backoff() -> None:
+    sync = synchronization()
+    # #2 was answered 425 once (sent before #1 had arrived) and waits for its backoff; #1 and #3 are due.
+    first, waiting, third = (_in_stream(sync, "issue:a/1", 1), _in_stream(sync, "issue:a/1", 2, due_in=60),
+                             _in_stream(sync, "issue:a/1", 3))
+    patch, sent = _partner()
+    with patch:
+        assert outbox_deliver(outbox_id=third.pk) == {}
+    assert sent == [(BATCH_PATH, [str(first.pk), str(waiting.pk), str(third.pk)])]
+    assert set(OutboxMessage.objects.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
+
+
+@pytest.mark.django_db
+def test_a_stream_whose_first_message_waits_for_its_backoff_or_another_worker_is_left_alone() -> None:
+    sync = synchronization()
+    _in_stream(sync, "issue:a/1", 1, due_in=60)
+    behind_it = _in_stream(sync, "issue:a/1", 2)
+    held_head, behind_held = _in_stream(sync, "issue:a/2", 1), _in_stream(sync, "issue:a/2", 2)
+    OutboxMessage.objects.filter(pk=held_head.pk).update(  # in another live worker's hands
+        state=DeliveryState.DELIVERING, claim=uuid.uuid4(), claimed_until=timezone.now() + timedelta(seconds=60))
+    other = _in_stream(sync, "issue:a/3", 1)
+    patch, sent = _partner()
+    with patch:
+        outbox_deliver(outbox_id=behind_it.pk)
+        outbox_deliver(outbox_id=behind_held.pk)
+    # Sent alone, each would only be answered 425: they go with their stream's first message.
+    assert sent == [(INBOX_PATH, [str(other.pk)])]
+    assert {m.pk: (m.state, m.attempts) for m in OutboxMessage.objects.filter(pk__in=[behind_it.pk, behind_held.pk])
+            } == {behind_it.pk: (DeliveryState.PENDING, 0), behind_held.pk: (DeliveryState.PENDING, 0)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_held_back_behind_its_streams_first_one_is_sent_by_the_worker_that_sent_that_one() -> None:
+    sync = synchronization()
+    head = _in_stream(sync, "issue:a/1", 1)
+    later: list[OutboxMessage] = []
+    patch, sent = _partner()
+
+    def while_sending(method: str, address: str, path: str, *, body: bytes, headers: dict[str, str]) -> Any:
+        if not later:
+            # An edit commits meanwhile; its own doorbell finds the stream in this worker's hands.
+            later.append(_in_stream(sync, "issue:a/1", 2))
+            def doorbell() -> None:
+                outbox_deliver(outbox_id=later[0].pk)
+                connection.close()
+
+            other = threading.Thread(target=doorbell)
+            other.start()
+            other.join(timeout=10)
+        return send(method, address, path, body=body, headers=headers)
+
+    with patch as send_mock:
+        send = send_mock.side_effect
+        send_mock.side_effect = while_sending
+        assert outbox_deliver(outbox_id=head.pk) == {}
+    assert [ids for _, ids in sent] == [[str(head.pk)], [str(later[0].pk)]]
+    assert set(OutboxMessage.objects.values_list("state", "attempts")) == {(DeliveryState.DELIVERED, 1)}
+
+
+@pytest.mark.django_db
+@override_settings(DELIVERY_BATCH_SIZE=1)
+def test_one_doorbell_sends_a_bounded_number_of_batches_then_rings_again_for_the_rest() -> None:
+    from invitations.delivery import DRAIN_ROUNDS
+
+    messages = [_outbox(synchronization()) for _ in range(DRAIN_ROUNDS + 2)]
+    patch, sent = _partner()
+    with patch:
+        retries = outbox_deliver(outbox_id=messages[0].pk)
+    assert len(sent) == DRAIN_ROUNDS
+    left = set(OutboxMessage.objects.filter(state=DeliveryState.PENDING).values_list("pk", flat=True))
+    assert len(left) == 2 and len(retries) == 1 and set(retries) <= left and list(retries.values()) == [0.0]

@@ -11,6 +11,7 @@ from django.test import Client
 
 from jira import services
 from jira.models import Changelog, Comment, Issue
+from jira.signals import Origin
 from tests.jira.conftest import Site
 
 pytestmark = pytest.mark.django_db
@@ -256,3 +257,57 @@ def test_the_changelog_records_whether_a_token_or_a_person_made_the_change(site:
     token_id = site.member.jira_api_tokens.get().pk
     assert list(Changelog.objects.order_by("pk").values_list("origin_kind", "origin_ref")) == [
         ("api_token", f"token:{token_id}"), ("person", "")]
+
+
+def test_text_search_finds_words_of_the_summary_and_the_description_text(site: Site, api: Api) -> None:
+    def keys(jql: str) -> set[str]:
+        r = api("get", "search/jql", jql=jql, fields="summary", maxResults=100)
+        assert r.status_code == 200, r.content
+        return {i["key"] for i in r.json()["issues"]}
+
+    doc = {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "The payment page times out"}]}]}
+    found = _create(api, summary="Checkout fails", description=doc)["key"]
+    other = _create(api, summary="Slow login", description="Nothing else")["key"]
+    [bulk] = api("post", "issue/bulk", {"issueUpdates": [{"fields": {
+        "project": {"key": "WEB"}, "issuetype": {"name": "Task"}, "summary": "Made in bulk",
+        "description": "Refund button missing"}}]}).json()["issues"]
+    assert keys('text ~ "payment"') == {found}  # the description's text
+    assert keys('text ~ "CHECKOUT"') == {found}  # the summary, any case
+    assert keys('text ~ "refund"') == {bulk["key"]}
+    assert keys('text ~ "paragraph"') == set()  # the document's node names are not its text
+    assert keys('description ~ "times out"') == {found} and keys('summary ~ "payment"') == set()
+    assert keys('text !~ "payment" AND project = ALPHA') == {other}
+    edit = api("put", f"issue/{found}", {"fields": {"description": "Card declined"}})
+    assert edit.status_code == 204, edit.content
+    assert keys('text ~ "payment"') == set() and keys('text ~ "declined"') == {found}
+    assert Issue.objects.get(key=found).description_text == "Card declined"
+
+
+def test_a_page_of_issues_names_its_people_with_the_same_queries_for_any_number(
+        site: Site, admin_api: Api, django_assert_max_num_queries: Any) -> None:
+    people = [site.admin, site.member, site.other]
+
+    def search() -> list[dict[str, Any]]:
+        r = admin_api("get", "search/jql", jql="project = ALPHA", fields="assignee,reporter", maxResults=100)
+        assert r.status_code == 200, r.content
+        return r.json()["issues"]  # type: ignore[no-any-return]
+
+    def add(n: int) -> None:
+        for i in range(n):
+            services.issue_create(actor=people[i % 3], origin=Origin.person(site.admin.pk), fields={
+                "project": {"key": "ALPHA"}, "issuetype": {"name": "Bug"}, "summary": f"Issue {i}",
+                "assignee": None if i % 4 == 0 else {"accountId": people[(i + 1) % 3].jira_profile.account_id}})
+
+    add(2)
+    with django_assert_max_num_queries(30) as few:
+        search()
+    add(20)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        issues = search()
+    assert len(issues) == 22
+    reporters = {i["fields"]["reporter"]["accountId"] for i in issues}
+    assert reporters == {p.jira_profile.account_id for p in people}
+    assert sum(1 for i in issues if i["fields"]["assignee"] is None) == 6
+    shown = {i["fields"]["assignee"]["displayName"] for i in issues if i["fields"]["assignee"]}
+    assert shown == {"Site Admin", "Team Member", "Grace Hopper"}

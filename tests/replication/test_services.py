@@ -97,14 +97,54 @@ def test_it_sends_a_new_matching_issue_with_its_mapped_fields(sync: Synchronizat
     assert link.state == LinkState.PENDING and link.local_key == issue.key
 
 
+def _on_its_way(sync: Synchronization) -> None:
+    """Every message written so far has been sent once (a worker claimed it)."""
+    OutboxMessage.objects.filter(synchronization_id=sync.pk).update(attempts=1)
+
+
 def test_it_sends_only_what_changed_and_nothing_when_nothing_did(sync: Synchronization, admin: User) -> None:
     issue = _create(admin)
     services.issue_push(issue=issue.pk, synchronization=sync)
+    _on_its_way(sync)
     jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Crash on start"})
     assert services.issue_push(issue=issue.pk, synchronization=sync) == "sent"
     assert list(_sent(sync)[-1]["values"]) == ["summary"]
     assert services.issue_push(issue=issue.pk, synchronization=sync) == "unchanged"
     assert len(_sent(sync)) == 2
+
+
+def test_changes_made_while_the_issues_message_waits_to_be_sent_join_it(sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+
+    def edit(**fields: Any) -> None:
+        jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields=fields)
+        services.issue_push(issue=issue.pk, synchronization=sync)
+
+    edit(summary="Crash on start")
+    edit(labels=["ios"])
+    # Not sent yet: one message (the first of the issue's stream, so the partner creates the copy from
+    # it) with the latest value of every field, each with its own clock.
+    (payload,) = _sent(sync)
+    values = {k: v["v"] for k, v in payload["values"].items()}
+    assert values == {"summary": "Crash on start", "description": None, "priority": "Medium", "status": "To Do",
+                      "labels": ["ios"]}
+    link = IssueLink.objects.get(synchronization=sync)
+    assert {k: v["c"] for k, v in payload["values"].items()} == {k: v["c"] for k, v in link.fields.items()}
+    stream = issue_stream(ALPHA, str(issue.pk))
+    assert LinkStream.objects.get(link_id=sync.pk, stream=stream).last_sent == 1
+    assert OutboxMessage.objects.get(synchronization_id=sync.pk).sequence == 1
+    # Once it has been sent (even if not answered yet), a change goes in a message of its own.
+    _on_its_way(sync)
+    edit(summary="Crash on start (iOS)")
+    assert [list(p["values"]) for p in _sent(sync)][1:] == [["summary"]]
+    # That one joins the next change while it waits; a deletion never joins: it goes as its own message.
+    edit(summary="Crash on start (iOS 18)")
+    services.issue_deleted_push(issue_id=str(issue.pk))
+    assert [(p["values"] and p["values"]["summary"]["v"], p["source_deleted"]) for p in _sent(sync)][1:] == [
+        ("Crash on start (iOS 18)", False), ({}, True)]
+    assert list(OutboxMessage.objects.filter(synchronization_id=sync.pk).order_by("sequence")
+                .values_list("sequence", flat=True)) == [1, 2, 3]
 
 
 def test_it_never_sends_back_a_value_applied_from_the_partner(sync: Synchronization, admin: User) -> None:

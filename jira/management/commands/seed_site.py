@@ -108,10 +108,11 @@ class Command(BaseCommand):
             created = EPOCH + datetime.timedelta(hours=rng.randint(0, 24 * 80), minutes=rng.randint(0, 59))
             path = [steps[s] for s in rng.choice(paths) if s in steps]
             reporter, assignee = rng.choice(people), rng.choice(people + [None])
+            description = (f"Reported by {reporter.get_full_name()}.\n"
+                           "Steps to reproduce are in the first comment.")
             issue = Issue(project=project, number=n, key=f"{project.key}-{n}", issue_type=rng.choice(types),
                           summary=f"{rng.choice(SUBJECTS)} {rng.choice(PROBLEMS)}",
-                          description=adf_from_text(f"Reported by {reporter.get_full_name()}.\n"
-                                                    "Steps to reproduce are in the first comment."),
+                          description=adf_from_text(description), description_text=description,
                           status=path[-1].to_status if path else start, priority=rng.choice(priorities),
                           labels_text=_labels(rng.sample(LABELS, rng.randint(0, 2))), reporter=reporter,
                           assignee=assignee, created=created, updated=created + datetime.timedelta(days=len(path)),
@@ -165,7 +166,8 @@ class Command(BaseCommand):
             created = EPOCH + datetime.timedelta(seconds=i * 37 + rng.randint(0, 30))
             batch.append(Issue(project=project, number=number, key=f"{project.key}-{number}",
                                issue_type=rng.choice(types), summary=f"{rng.choice(SUBJECTS)} {rng.choice(PROBLEMS)}",
-                               description=adf_from_text(f"Load test issue {i}."), status=rng.choice(statuses),
+                               description=adf_from_text(f"Load test issue {i}."),
+                               description_text=f"Load test issue {i}.", status=rng.choice(statuses),
                                priority=rng.choice(priorities),
                                labels_text=_labels(rng.sample(LABELS, rng.randint(0, 2))),
                                reporter=rng.choice(people), assignee=rng.choice(people + [None]), created=created,
