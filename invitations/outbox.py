@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -74,6 +76,61 @@ def outbox_write(
     return message
 
 
+def outbox_write_many(
+    *, link_id: uuid.UUID, stream: str, messages: list[tuple[str, dict[str, Any]]], created_by: str = "",
+) -> list[OutboxMessage]:
+    """Record several messages of one stream, in order, with consecutive sequences, in one insert.
+
+    One doorbell rings, for the last: a claim takes a stream from its head, in sequence order, so the
+    worker that claims the last takes the earlier ones with it (or another already has); the rest of
+    the stream's messages need no doorbell of their own.
+    """
+    if not messages:
+        return []
+    for message_type, _payload in messages:
+        assert message_type in KINDS, message_type
+    counter = LinkStream.objects.select_for_update().select_related("link").filter(
+        link_id=link_id, stream=stream).first()
+    if counter is None:
+        counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
+        counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+    first = counter.last_sent + 1
+    counter.last_sent += len(messages)
+    counter.save(update_fields=["last_sent"])
+    recipient, now = counter.link.partner_address, timezone.now()
+    rows = []
+    for n, (message_type, payload) in enumerate(messages):
+        envelope = Envelope(
+            id=uuid.uuid4(), type=message_type, synchronization_id=link_id, sequence=first + n,
+            sender=settings.SITE_ADDRESS, recipient=recipient, created_at=now, payload=payload, stream=stream,
+        )
+        rows.append(OutboxMessage(
+            id=envelope.id, synchronization_id=link_id, stream=stream, sequence=envelope.sequence,
+            message_type=message_type, recipient=recipient, body=envelope_encode(envelope), next_attempt_at=now,
+            give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
+            created_at=now, created_by=created_by,
+        ))
+    OutboxMessage.objects.bulk_create(rows)
+    ring_after_commit(rows[-1].id)
+    return rows
+
+
+_HELD: ContextVar[list[uuid.UUID] | None] = ContextVar("held_doorbells", default=None)
+
+
+@contextmanager
+def doorbells_held() -> Iterator[list[uuid.UUID]]:
+    """Messages written inside the block ring no doorbell of their own: their ids are collected, and the
+    caller rings (`ring_after_commit`) the ones it chooses, e.g. only the newest of a group, which a
+    claim takes together with every older due message (see `outbox_write_many`)."""
+    held: list[uuid.UUID] = []
+    token = _HELD.set(held)
+    try:
+        yield held
+    finally:
+        _HELD.reset(token)
+
+
 def _unsent_merged(
     *, link_id: uuid.UUID, stream: str, sequence: int, message_type: str, merge: Merge
 ) -> OutboxMessage | None:
@@ -98,8 +155,13 @@ def _unsent_merged(
     return last
 
 
-def ring_after_commit(outbox_id: uuid.UUID) -> None:
+def ring_after_commit(outbox_id: uuid.UUID, *, force: bool = False) -> None:
     from invitations.tasks import deliver_message
+
+    held = _HELD.get()
+    if held is not None and not force:
+        held.append(outbox_id)
+        return
 
     def ring() -> None:
         # Best effort: the change is committed and the sweep delivers the row anyway, so a broker

@@ -15,6 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuesync.settings")
 # transport options all go to create_engine(), which refuses `polling_interval`,
 # so the interval is set on the transport class instead.
 EMBEDDED_BROKER_POLLING_SECONDS = 0.1
+RUNS_SWEEP_INTERVAL_SECONDS = 15
 kombu_sqlalchemy.Transport.polling_interval = EMBEDDED_BROKER_POLLING_SECONDS
 
 app = Celery("issuesync")
@@ -35,6 +36,11 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         sender.signature("invitations.tasks.sweep_outbox"),
         name="sweep outbox",
         expires=settings.DELIVERY_SWEEP_GRACE_SECONDS,
+    )
+    # A first synchronization whose task chain went silent (a killed worker, a restarted site) goes on.
+    sender.add_periodic_task(
+        RUNS_SWEEP_INTERVAL_SECONDS, sender.signature("replication.tasks.sync_runs_sweep"),
+        name="sweep issue sync runs", expires=RUNS_SWEEP_INTERVAL_SECONDS,
     )
     if settings.MESSAGE_RETENTION_DAYS > 0:
         sender.add_periodic_task(

@@ -71,5 +71,8 @@ def row_notes(syncs: Sequence[Synchronization]) -> dict[str, list[tuple[str, str
 
 def detail_context(sync: Synchronization) -> dict[str, Any]:
     summary = issue_sync_summary(sync)
+    from replication.runs import runs_context
+
     return {"issue_sync": {**summary, "linked": sum(summary["issues"].values()),
-                           "errors_url": reverse("replication:errors", kwargs={"pk": sync.pk})}}
+                           "errors_url": reverse("replication:errors", kwargs={"pk": sync.pk})},
+            "existing_issues": runs_context(sync)}

@@ -14,6 +14,10 @@ from __future__ import annotations
 import datetime
 import logging
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -102,10 +106,37 @@ def _facts(issue: Issue) -> dict[str, Any]:
             "priority": issue.priority.name if issue.priority else None}
 
 
+_MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("replication_decisions", default=None)
+
+
+@contextmanager
+def decisions_memoized() -> Iterator[None]:
+    """Inside the block, which mappings a synchronization has and what its scope shows are read once.
+
+    For a run's chunk: it holds the synchronization's lock, so neither its mappings (changed by the
+    inbox, under the same lock) nor its scope change meanwhile.
+    """
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _memoized(key: Any, compute: Callable[[], Any]) -> Any:
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def _in_own_scope(sync: Synchronization, project: Project, issue_type_name: str) -> bool:
     scope = sync.scope
-    return (scope.visible_projects().filter(pk=project.pk).exists()
-            and scope.visible_issue_types().filter(name=issue_type_name).exists())
+    return bool(_memoized(("scope", sync.pk, project.pk, issue_type_name), lambda: (
+        scope.visible_projects().filter(pk=project.pk).exists()
+        and scope.visible_issue_types().filter(name=issue_type_name).exists())))
 
 
 def _in_partner_scope(sync: Synchronization, project_key: str, issue_type_name: str) -> bool:
@@ -119,14 +150,16 @@ def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
     if sync.status != InvitationStatus.ACTIVE:
         return None
     me, partner = sides(sync.role)
-    for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+    mappings = _memoized(("mappings", sync.pk), lambda: list(
+        Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True)))
+    for mapping in mappings:
         if getattr(mapping, f"{me}_project") != issue.project.key:
             continue
         partner_type = next((p[partner] for p in mapping.issue_types if p[me] == issue.issue_type.name), None)
         if partner_type is None:
             continue
         try:
-            if not filter_compile(mapping.filter)(_facts(issue)):
+            if not _memoized(("filter", mapping.filter), partial(filter_compile, mapping.filter))(_facts(issue)):
                 continue
         except FilterError:
             continue
@@ -299,23 +332,63 @@ def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: st
             mapping = mapping_for(sync, issue)
             if mapping is None or is_paused(sync) or not comments_flow(mapping, sync.role, outgoing=True):
                 continue
-            cl, _ = CommentLink.objects.get_or_create(
-                link=link, origin_site=settings.SITE_ADDRESS, origin_comment_id=str(comment.pk),
-                defaults={"comment": None if deleted else comment})
-            clock = _clock_after(timezone.now() if deleted else comment.updated, cl.clock or None)
-            author = "" if comment.author is None else (jira._display(comment.author) or "")
-            payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
-                       "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk), "author": author,
-                       "body": None if deleted else comment.body, "clock": clock, "deleted": deleted}
-            if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
-                _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
-                link.save()
-                continue
-            wire.send(sync, wire.COMMENT_STATE, payload)
-            cl.clock, cl.deleted = clock, deleted
-            cl.save(update_fields=["clock", "deleted"])
-            sent += 1
+            sent += comment_send(sync=sync, link=link, comment=comment, deleted=deleted)
     return sent
+
+
+def comment_send(*, sync: Synchronization, link: IssueLink, comment: Comment, deleted: bool = False) -> bool:
+    """Write one comment's state on its issue's stream (the caller holds the locks and checked the mapping)."""
+    cl, _ = CommentLink.objects.get_or_create(
+        link=link, origin_site=settings.SITE_ADDRESS, origin_comment_id=str(comment.pk),
+        defaults={"comment": None if deleted else comment})
+    clock = _clock_after(timezone.now() if deleted else comment.updated, cl.clock or None)
+    author = "" if comment.author is None else (jira._display(comment.author) or "")
+    payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
+               "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk), "author": author,
+               "body": None if deleted else comment.body, "clock": clock, "deleted": deleted}
+    if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
+        _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
+        link.save()
+        return False
+    wire.send(sync, wire.COMMENT_STATE, payload)
+    cl.clock, cl.deleted = clock, deleted
+    cl.save(update_fields=["clock", "deleted"])
+    return True
+
+
+def comments_send(*, sync: Synchronization, link: IssueLink, comments: list[Comment]) -> int:
+    """Send several comments of one issue at once (a first synchronization), in order, in one write.
+
+    The same messages `comment_send` writes one by one; the caller holds the locks and checked the mapping.
+    """
+    held = {cl.origin_comment_id: cl for cl in CommentLink.objects.filter(link=link, origin_site=settings.SITE_ADDRESS)}
+    authors: dict[int, str] = {}
+    messages: list[tuple[str, dict[str, Any]]] = []
+    new_links, changed = [], []
+    for comment in comments:
+        cl = held.get(str(comment.pk))
+        clock = _clock_after(comment.updated, cl.clock if cl is not None and cl.clock else None)
+        if comment.author_id is not None and comment.author_id not in authors:
+            authors[comment.author_id] = jira._display(comment.author) or ""
+        payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
+                   "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk),
+                   "author": authors.get(comment.author_id or 0, ""), "body": comment.body, "clock": clock,
+                   "deleted": False}
+        if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
+            _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
+            link.save()
+            continue
+        messages.append((wire.COMMENT_STATE, payload))
+        if cl is None:
+            new_links.append(CommentLink(link=link, origin_site=settings.SITE_ADDRESS,
+                                         origin_comment_id=str(comment.pk), comment=comment, clock=clock))
+        else:
+            cl.clock, cl.deleted = clock, False
+            changed.append(cl)
+    wire.send_many(sync, link.origin_site, link.origin_issue_id, messages)
+    CommentLink.objects.bulk_create(new_links)
+    CommentLink.objects.bulk_update(changed, ["clock", "deleted"])
+    return len(messages)
 
 
 def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:

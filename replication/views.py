@@ -1,19 +1,22 @@
-"""Issue sync's pages: the Errors view of a synchronization, and the issue view's Issue Sync panel."""
+"""Issue sync's pages: the Errors view of a synchronization, the issue view's Issue Sync panel, and the
+detail page's "Synchronize existing issues" actions."""
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from issuesync.web import jira_admin_required
 from jira.models import Issue
 from jira.panels import IssuePanel
-from replication import selectors, services
-from replication.models import IssueLink
+from replication import runs, selectors, services
+from replication.models import IssueLink, SyncRun
+from replication.runs import RunRefused
 from synchronizations.models import Synchronization
 
 
@@ -71,3 +74,38 @@ def issue_sync_now_view(request: HttpRequest, key: str) -> HttpResponse:
     services.issue_sync_now(issue=issue)
     return render(request, "replication/panel.html", {"issue": issue, "links": selectors.issue_panel(issue),
                                                       "synced_now": True})
+
+
+@require_POST
+@jira_admin_required
+def run_start_view(request: HttpRequest, pk: str) -> HttpResponse:
+    """"Synchronize existing issues" on a mapping: Dry run or Start (the button pressed says which)."""
+    sync = get_object_or_404(Synchronization, pk=pk)
+    dry_run = request.POST.get("dry_run") == "1"
+    try:
+        run = runs.run_start(synchronization=sync, mapping_id=request.POST.get("mapping", ""),
+                             mode=request.POST.get("mode", ""), dry_run=dry_run,
+                             match_by=request.POST.get("match_by", ""),
+                             started_by=request.user.get_username())
+    except RunRefused as e:
+        messages.error(request, str(e))
+    else:
+        what = "Dry run" if dry_run else run.get_mode_display()
+        messages.success(request, f"{what} of “{run.mapping_name}” started: {run.total} issue(s) to look at.")
+    return redirect(reverse("synchronizations:detail", kwargs={"pk": pk}) + "#existing-issues")
+
+
+@require_POST
+@jira_admin_required
+def run_action_view(request: HttpRequest, pk: str, run_pk: str, action: str) -> HttpResponse:
+    run = get_object_or_404(SyncRun, pk=run_pk, synchronization_id=pk)
+    acts = {"pause": runs.run_pause, "resume": runs.run_resume, "cancel": runs.run_cancel}
+    if action not in acts:
+        raise Http404("No such action")
+    try:
+        run = acts[action](run=run)
+    except RunRefused as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, f"{run.get_mode_display()} of “{run.mapping_name}”: {run.get_state_display()}.")
+    return redirect(reverse("synchronizations:detail", kwargs={"pk": pk}) + "#existing-issues")

@@ -5,6 +5,10 @@ Two kinds, both upserts keyed by the origin issue, so that any of them may arriv
   each with its clock; the first one from the origin creates the partner copy.
 - `comment_state`: one comment's latest body (or its deletion), keyed by the origin comment.
 
+And for Connect existing (replication.connect), on the same per-issue streams: `issue_connect` asks the
+partner to link its one issue matching ours (by equal summary or by its key), and `issue_connect_result`
+answers matched / ambiguous / unmatched. Both are idempotent: a repeat finds the link made the first time.
+
 Each issue has its own stream on the link (`issue:<origin site>/<origin issue id>`), so one issue's
 waiting or refused message never holds back the other issues or the synchronization's lifecycle.
 Their handler refuses only a message for a synchronization this site does not hold: any other
@@ -23,11 +27,13 @@ from rest_framework import serializers
 from invitations.kinds import Incoming, MessageKind, NotApplicable, kind_register
 from invitations.messages import Envelope, envelope_encode
 from invitations.models import Link
-from invitations.outbox import outbox_write
+from invitations.outbox import outbox_write, outbox_write_many
 from synchronizations.models import Synchronization
 
 ISSUE_STATE = "issue_state"
 COMMENT_STATE = "comment_state"
+ISSUE_CONNECT = "issue_connect"
+ISSUE_CONNECTED = "issue_connect_result"
 # Room kept below the inbox's cap for the envelope around the payload and the batch around it.
 ENVELOPE_ROOM_BYTES = 2048
 STREAM_MAX_LENGTH = 80  # LinkStream.stream and the envelope's stream field
@@ -61,6 +67,47 @@ class CommentStatePayload(serializers.Serializer):
     deleted = serializers.BooleanField(required=False, default=False)
 
 
+class IssueConnectPayload(serializers.Serializer):
+    """Connect existing: "link your issue that matches mine, if exactly one does" (nothing is copied)."""
+
+    origin_site = serializers.CharField(max_length=200)
+    origin_issue_id = serializers.CharField(max_length=32)
+    mapping_id = serializers.UUIDField()
+    issue_id = serializers.CharField(max_length=32)
+    key = serializers.CharField(max_length=32)
+    url = serializers.CharField(max_length=500)
+    issue_type = serializers.CharField(max_length=60)
+    by = serializers.ChoiceField(choices=["summary", "key"])  # an equal summary, or the partner's issue key
+    value = serializers.CharField(max_length=255)
+    run_id = serializers.UUIDField()
+    dry_run = serializers.BooleanField(default=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        value["mapping_id"], value["run_id"] = str(value["mapping_id"]), str(value["run_id"])
+        return value
+
+
+class IssueConnectedPayload(serializers.Serializer):
+    """The answer: matched (and linked, unless a dry run), matched ambiguously (left alone), or not matched."""
+
+    origin_site = serializers.CharField(max_length=200)
+    origin_issue_id = serializers.CharField(max_length=32)
+    mapping_id = serializers.UUIDField()
+    run_id = serializers.UUIDField()
+    outcome = serializers.ChoiceField(choices=["matched", "ambiguous", "unmatched"])
+    issue_id = serializers.CharField(max_length=32, allow_blank=True)
+    key = serializers.CharField(max_length=32, allow_blank=True)
+    url = serializers.CharField(max_length=500, allow_blank=True)
+    detail = serializers.CharField(max_length=300, allow_blank=True)
+    dry_run = serializers.BooleanField(default=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        value["mapping_id"], value["run_id"] = str(value["mapping_id"]), str(value["run_id"])
+        return value
+
+
 def _issue_words(payload: dict[str, Any]) -> str:
     if payload.get("source_deleted"):
         return f"Issue {payload['key']}: its source was deleted"
@@ -71,6 +118,28 @@ def _issue_words(payload: dict[str, Any]) -> str:
 def _comment_words(payload: dict[str, Any]) -> str:
     what = "deleted" if payload.get("deleted") else "by " + (payload.get("author") or "someone")
     return f"Comment {payload['comment_id']} {what}"
+
+
+def _connect_words(payload: dict[str, Any]) -> str:
+    by = "summary" if payload.get("by") == "summary" else "key"
+    return f"Connect {payload['key']} by {by} “{payload.get('value', '')}”"
+
+
+def _connected_words(payload: dict[str, Any]) -> str:
+    return f"Connect {payload['origin_issue_id']}: {payload['outcome']}" + (
+        f" {payload['key']}" if payload.get("key") else "")
+
+
+def _issue_connect_apply(message: Incoming) -> str:
+    from replication.connect import issue_connect_apply
+
+    return issue_connect_apply(sync=_locked(message), sender=message.sender, payload=message.payload)
+
+
+def _issue_connected_apply(message: Incoming) -> str:
+    from replication.connect import issue_connected_apply
+
+    return issue_connected_apply(sync=_locked(message), sender=message.sender, payload=message.payload)
 
 
 def _issue_state_apply(message: Incoming) -> str:
@@ -97,6 +166,9 @@ def _locked(message: Incoming) -> Synchronization:
 KINDS = [
     MessageKind(ISSUE_STATE, IssueStatePayload, _issue_state_apply, _issue_words, label="Issue state"),
     MessageKind(COMMENT_STATE, CommentStatePayload, _comment_state_apply, _comment_words, label="Comment state"),
+    MessageKind(ISSUE_CONNECT, IssueConnectPayload, _issue_connect_apply, _connect_words, label="Connect issue"),
+    MessageKind(ISSUE_CONNECTED, IssueConnectedPayload, _issue_connected_apply, _connected_words,
+                label="Issue connected"),
 ]
 
 
@@ -137,6 +209,13 @@ def send(sync: Synchronization, kind: str, payload: dict[str, Any]) -> None:
     merge = (lambda sent: issue_state_merge(sent, payload)) if kind == ISSUE_STATE else None
     outbox_write(link_id=sync.id, message_type=kind, payload=payload, merge=merge,
                  stream=issue_stream(payload["origin_site"], payload["origin_issue_id"]), created_by="Issue Sync")
+
+
+def send_many(sync: Synchronization, origin_site: str, origin_issue_id: str,
+              messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Several messages of one issue's stream, in order, in one write and with one doorbell."""
+    outbox_write_many(link_id=sync.id, stream=issue_stream(origin_site, origin_issue_id), messages=messages,
+                      created_by="Issue Sync")
 
 
 def issue_state_merge(sent: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | None:

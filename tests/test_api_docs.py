@@ -64,6 +64,12 @@ def test_every_route_of_the_admin_api_is_in_the_schema(client: Client) -> None:
         ("/api/synchronizations/{sync_pk}/issue-errors/", "get"),
         ("/api/synchronizations/{sync_pk}/issue-errors/{link_pk}/retry/", "post"),
         ("/api/synchronizations/{sync_pk}/issue-errors/{link_pk}/skip/", "post"),
+        ("/api/synchronizations/{sync_pk}/existing-issues/", "get"),
+        ("/api/synchronizations/{sync_pk}/existing-issues/", "post"),
+        ("/api/synchronizations/{sync_pk}/existing-issues/{run_pk}/", "get"),
+        ("/api/synchronizations/{sync_pk}/existing-issues/{run_pk}/pause/", "post"),
+        ("/api/synchronizations/{sync_pk}/existing-issues/{run_pk}/resume/", "post"),
+        ("/api/synchronizations/{sync_pk}/existing-issues/{run_pk}/cancel/", "post"),
     }
     assert served | issue_sync == documented
 
