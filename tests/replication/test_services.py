@@ -69,7 +69,9 @@ def _create(admin: User, summary: str = "Crash", **fields: Any) -> Issue:
 
 
 def _sent(sync: Synchronization, kind: str = ISSUE_STATE) -> list[dict[str, Any]]:
-    rows = OutboxMessage.objects.filter(synchronization_id=sync.pk, message_type=kind).order_by("sequence")
+    # In the order written: each issue has its own stream, so sequences start at 1 for every issue.
+    rows = (OutboxMessage.objects.filter(synchronization_id=sync.pk, message_type=kind)
+            .order_by("created_at", "sequence"))
     return [json.loads(bytes(r.body))["payload"] for r in rows]
 
 
