@@ -130,3 +130,12 @@ def test_the_api_is_for_admins_only(client: Client, django_user_model: Any) -> N
     assert client.get("/api/synchronizations/").status_code == 403
     assert client.post(f"/api/synchronizations/{sync.pk}/delete/").status_code == 403
     assert Synchronization.objects.get(pk=sync.pk).status == S.INVITATION_SENT
+
+
+def test_a_kept_refusal_is_asked_again_so_a_partner_just_switched_on_is_invited(admin_client: Client) -> None:
+    # The kept document (a second old) still says inactive; asked again, the partner is active now.
+    with mock.patch("synchronizations.services.partner_discover",
+                    side_effect=[_partner(active=False), _partner()]) as discover:
+        r = _create(admin_client)
+    assert r.status_code == 201, r.content
+    assert [c.kwargs for c in discover.call_args_list] == [{"max_age": mock.ANY}, {}]
