@@ -23,7 +23,7 @@ import requests
 from bench.common import process_tree_rss, shell_json, summary, two_sites
 from bench.issuesync import _rest
 from sitectl import Site, wait_for
-from tests.live import Api, admin_session
+from tests.live import Api, admin_session, synchronization_accepted
 
 MAKE = """
 import json
@@ -61,14 +61,7 @@ print(json.dumps({{"links": links.count(), "issues": issues, "comments": copies,
 
 
 def _accepted(alpha: Site, beta: Site) -> str:
-    a, b = Api(alpha), Api(beta)
-    r = a.post("/synchronizations/", {"name": "First sync", "partner_address": "https://beta.atlassian.net",
-                                      "scope": {"mode": "show_all"}})
-    sync_id = str(r.json()["id"])
-    b.wait_status(sync_id, "invitation_received", timeout=60)
-    b.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"})
-    a.wait_status(sync_id, "not_configured", timeout=60)
-    return sync_id
+    return synchronization_accepted(Api(alpha), Api(beta), "First sync", timeout=60)
 
 
 class EditProbe(threading.Thread):

@@ -21,7 +21,7 @@ import requests
 
 from bench.common import pct, process_tree_rss, shell_json, summary, two_sites
 from sitectl import Site, wait_for
-from tests.live import Api
+from tests.live import Api, synchronization_accepted
 
 SUMMARIES = """
 import datetime, json
@@ -60,12 +60,7 @@ COPIES = ("import json; from replication.models import IssueLink; "
 
 def _active(alpha: Site, beta: Site) -> str:
     a, b = Api(alpha), Api(beta)
-    r = a.post("/synchronizations/", {"name": "Bench", "partner_address": "https://beta.atlassian.net",
-                                      "scope": {"mode": "show_all"}})
-    sync_id = str(r.json()["id"])
-    b.wait_status(sync_id, "invitation_received", timeout=60)
-    b.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"})
-    a.wait_status(sync_id, "not_configured", timeout=60)
+    sync_id = synchronization_accepted(a, b, "Bench", timeout=60)
     r = a.post(f"/synchronizations/{sync_id}/mappings/", {
         "name": "Bugs", "local_project": "ALPHA", "partner_project": "BETA",
         "issue_types": [{"local": "Bug", "partner": "Bug"}],

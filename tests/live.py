@@ -129,6 +129,18 @@ class Api:
         return self.sync(sync_id)
 
 
+def synchronization_accepted(alpha: Api, beta: Api, name: str, timeout: float = 30) -> str:
+    """alpha invites beta (Show all), beta accepts: the synchronization's id, Not configured on both."""
+    r = alpha.post("/synchronizations/", {"name": name, "partner_address": "https://beta.atlassian.net",
+                                          "scope": {"mode": "show_all"}})
+    assert r.status_code == 201, r.text
+    sync_id = str(r.json()["id"])
+    beta.wait_status(sync_id, "invitation_received", timeout=timeout)
+    assert beta.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"}).status_code == 200
+    alpha.wait_status(sync_id, "not_configured", timeout=timeout)
+    return sync_id
+
+
 @contextmanager
 def live_sites(template: str, *, reach: dict[str, int] | None = None,
                site_env: dict[str, dict[str, str]] | None = None, **env: str) -> Iterator[LiveSites]:

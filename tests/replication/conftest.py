@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from sitectl import Site
-from tests.live import PG_BASE, Api, LiveSites, live_sites
+from tests.live import PG_BASE, Api, LiveSites, live_sites, synchronization_accepted
 
 SHELL_PRELUDE = """
 from django.contrib.auth.models import User
@@ -96,13 +96,7 @@ def pair(pg_template: str) -> Iterator[Pair]:
 def active(pair: Pair) -> Iterator[str]:
     """An Active synchronization of its own for each test module; its mapping is disabled afterwards,
     so the next module's issues flow only through the next one."""
-    r = pair.alpha.post("/synchronizations/", {"name": "Issues", "partner_address": "https://beta.atlassian.net",
-                                               "scope": {"mode": "show_all"}})
-    assert r.status_code == 201, r.text
-    sync_id = str(r.json()["id"])
-    pair.beta.wait_status(sync_id, "invitation_received")
-    assert pair.beta.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"}).status_code == 200
-    pair.alpha.wait_status(sync_id, "not_configured")
+    sync_id = synchronization_accepted(pair.alpha, pair.beta, "Issues")
     both = "both"
     r = pair.alpha.post(f"/synchronizations/{sync_id}/mappings/", {
         "name": "Bugs", "local_project": "ALPHA", "partner_project": "BETA",

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sitectl import wait_for
+from tests.live import synchronization_accepted
 from tests.replication.conftest import Pair
 
 pytestmark = pytest.mark.live
@@ -108,13 +109,7 @@ class FirstSync:
 
 @pytest.fixture(scope="module")
 def first(pair: Pair) -> Iterator[FirstSync]:
-    r = pair.alpha.post("/synchronizations/", {"name": "First sync", "partner_address": "https://beta.atlassian.net",
-                                               "scope": {"mode": "show_all"}})
-    assert r.status_code == 201, r.text
-    sync_id = str(r.json()["id"])
-    pair.beta.wait_status(sync_id, "invitation_received")
-    assert pair.beta.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"}).status_code == 200
-    pair.alpha.wait_status(sync_id, "not_configured")
+    sync_id = synchronization_accepted(pair.alpha, pair.beta, "First sync")
     fs = FirstSync(pair, sync_id)
     yield fs
     if fs.mapping.get("enabled"):
