@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import base64
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ from celery import Celery
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from sitectl import ROOT, free_port, wait_for
+from sitectl import ROOT, free_port, processes_stop, wait_for
 from tests.live import PG_BASE, REDIS_URL, _pg
 
 SEND_DB = os.environ.get("FLOOR_SEND_DB", "")
@@ -186,17 +185,7 @@ def floor(*, web_concurrency: int = 2, worker_concurrency: int = 8) -> Iterator[
         f.reset()
         yield f
     finally:
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        processes_stop(procs)
         for db in (send_db, receive_db):
             _pg(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 

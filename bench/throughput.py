@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from bench import floor
 from bench.common import process_tree_cpu, process_tree_rss, shell_json, two_sites
-from sitectl import ENTRYPOINT, ROOT, Site, wait_for
+from sitectl import ENTRYPOINT, ROOT, Site, processes_stop, wait_for
 
 CREATE = """
 import json, time
@@ -48,20 +48,6 @@ def _more_workers(site: Site, count: int) -> list[subprocess.Popen[bytes]]:
     log = open(site.log_dir / "more-workers.log", "ab")  # noqa: SIM115 - lives as long as the workers
     return [subprocess.Popen([str(ENTRYPOINT), "worker"], env=site.env, cwd=ROOT, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True) for _ in range(count)]
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for p in processes:
-        try:
-            os.killpg(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for p in processes:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
 
 
 def main() -> None:
@@ -101,7 +87,7 @@ def main() -> None:
                      what="every message received")
         finally:
             cpu_more = sum(_tree_cpu(p.pid) for p in more)
-            _stop(more)
+            processes_stop(more, timeout=20)
             for spy in spies:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(timeout=60)

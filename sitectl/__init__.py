@@ -112,15 +112,18 @@ def stop_all(sites: list[Site], *roles: str, sig: int = signal.SIGTERM, timeout:
     are acknowledged late, so whatever it was doing is simply done again after the next start.
     """
     targets = [(site, role) for site in sites for role in (roles or tuple(site.processes)) if role in site.processes]
-    for site, role in targets:
-        proc = site.processes[role]
+    processes_stop([site.processes.pop(role) for site, role in targets], sig=sig, timeout=timeout)
+
+
+def processes_stop(procs: list[subprocess.Popen[bytes]], *, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    """Stop processes started with `start_new_session`, as `stop_all` stops a site's (its rules)."""
+    for proc in procs:
         if sig == signal.SIGKILL:
             _signal_group(proc, sig)
         else:
             proc.send_signal(sig)
     deadline = time.monotonic() + timeout
-    for site, role in targets:
-        proc = site.processes.pop(role)
+    for proc in procs:
         try:
             proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
