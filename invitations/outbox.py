@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +17,8 @@ from django.utils import timezone
 from invitations.kinds import KINDS, LIFECYCLE
 from invitations.messages import Envelope, envelope_encode
 from invitations.models import DeliveryState, Link, LinkStream, OutboxMessage
+
+logger = logging.getLogger(__name__)
 
 # Given the payload of a stream's last unsent message, the payload that says it and the new one (or None).
 Merge = Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -28,8 +30,6 @@ def link_open(*, link_id: uuid.UUID, partner_address: str, partner_key_id: str, 
                                partner_public_key_pem=partner_public_key_pem)
     LinkStream.objects.create(link=link, stream=LIFECYCLE)
     return link
-
-logger = logging.getLogger(__name__)
 
 
 def outbox_write(
@@ -48,11 +48,7 @@ def outbox_write(
     and its place in the stream, and one message is delivered and applied instead of two.
     """
     assert message_type in KINDS, message_type
-    counter = LinkStream.objects.select_for_update().select_related("link").filter(
-        link_id=link_id, stream=stream).first()
-    if counter is None:
-        counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
-        counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+    counter = _counter_locked(link_id, stream)
     if merge is not None and counter.last_sent:
         merged = _unsent_merged(link_id=link_id, stream=stream, sequence=counter.last_sent,
                                 message_type=message_type, merge=merge)
@@ -60,20 +56,36 @@ def outbox_write(
             return merged
     counter.last_sent += 1
     counter.save(update_fields=["last_sent"])
-    sequence, recipient = counter.last_sent, counter.link.partner_address
-    now = timezone.now()
-    envelope = Envelope(
-        id=uuid.uuid4(), type=message_type, synchronization_id=link_id, sequence=sequence,
-        sender=settings.SITE_ADDRESS, recipient=recipient, created_at=now, payload=payload, stream=stream,
-    )
-    message = OutboxMessage.objects.create(
-        id=envelope.id, synchronization_id=link_id, stream=stream, sequence=sequence, message_type=message_type,
-        recipient=recipient, body=envelope_encode(envelope), next_attempt_at=now,
-        give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
-        created_at=now, created_by=created_by,
-    )
+    message = _message(counter, counter.last_sent, message_type, payload, timezone.now(), created_by)
+    message.save(force_insert=True)
     ring_after_commit(message.id)
     return message
+
+
+def _counter_locked(link_id: uuid.UUID, stream: str) -> LinkStream:
+    """The stream's counter row, locked until the caller commits (created on the stream's first message)."""
+    counter = LinkStream.objects.select_for_update().select_related("link").filter(
+        link_id=link_id, stream=stream).first()
+    if counter is None:
+        counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
+        counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+    return counter
+
+
+def _message(counter: LinkStream, sequence: int, message_type: str, payload: dict[str, Any],
+             now: datetime, created_by: str) -> OutboxMessage:
+    """The outbox row (not saved yet) holding the exact signed bytes of one message of the stream."""
+    envelope = Envelope(
+        id=uuid.uuid4(), type=message_type, synchronization_id=counter.link_id, sequence=sequence,
+        sender=settings.SITE_ADDRESS, recipient=counter.link.partner_address, created_at=now, payload=payload,
+        stream=counter.stream,
+    )
+    return OutboxMessage(
+        id=envelope.id, synchronization_id=counter.link_id, stream=counter.stream, sequence=sequence,
+        message_type=message_type, recipient=envelope.recipient, body=envelope_encode(envelope),
+        next_attempt_at=now, give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
+        created_at=now, created_by=created_by,
+    )
 
 
 def outbox_write_many(
@@ -89,27 +101,13 @@ def outbox_write_many(
         return []
     for message_type, _payload in messages:
         assert message_type in KINDS, message_type
-    counter = LinkStream.objects.select_for_update().select_related("link").filter(
-        link_id=link_id, stream=stream).first()
-    if counter is None:
-        counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
-        counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+    counter = _counter_locked(link_id, stream)
     first = counter.last_sent + 1
     counter.last_sent += len(messages)
     counter.save(update_fields=["last_sent"])
-    recipient, now = counter.link.partner_address, timezone.now()
-    rows = []
-    for n, (message_type, payload) in enumerate(messages):
-        envelope = Envelope(
-            id=uuid.uuid4(), type=message_type, synchronization_id=link_id, sequence=first + n,
-            sender=settings.SITE_ADDRESS, recipient=recipient, created_at=now, payload=payload, stream=stream,
-        )
-        rows.append(OutboxMessage(
-            id=envelope.id, synchronization_id=link_id, stream=stream, sequence=envelope.sequence,
-            message_type=message_type, recipient=recipient, body=envelope_encode(envelope), next_attempt_at=now,
-            give_up_at=now + timedelta(seconds=settings.DELIVERY_GIVE_UP_AFTER_SECONDS),
-            created_at=now, created_by=created_by,
-        ))
+    now = timezone.now()
+    rows = [_message(counter, first + n, message_type, payload, now, created_by)
+            for n, (message_type, payload) in enumerate(messages)]
     OutboxMessage.objects.bulk_create(rows)
     ring_after_commit(rows[-1].id)
     return rows
