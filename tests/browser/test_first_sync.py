@@ -10,8 +10,8 @@ from playwright.sync_api import Browser, expect
 
 from tests.browser.session import LIVE, assert_accessible, shot
 from tests.browser.session import signed_in as _page
-from tests.browser.test_mappings import DETAIL, _accepted
-from tests.live import PG_BASE, Api, LiveSites
+from tests.browser.test_mappings import DETAIL
+from tests.live import PG_BASE, Api, LiveSites, synchronization_accepted
 
 pytestmark = pytest.mark.live
 COUNT, COMMENTS = 60, 2
@@ -37,7 +37,7 @@ def test_a_dry_run_then_create_missing_with_a_live_progress_bar(browser: Browser
                                                                   alpha_api: Api, beta_api: Api) -> None:
     alpha = sites["alpha"]
     label = f"before-{uuid.uuid4().hex[:6]}"
-    sync_id = _accepted(alpha_api, beta_api, f"Existing issues {label}")
+    sync_id = synchronization_accepted(alpha_api, beta_api, f"Existing issues {label}")
     # The issues exist before any mapping: nothing copies them by itself.
     alpha.manage("shell", "-c", MAKE_ISSUES.format(count=COUNT, comments=COMMENTS, label=label))
     r = alpha_api.post(f"/synchronizations/{sync_id}/mappings/", {

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from tests.browser.session import assert_accessible, shot
 from tests.browser.session import signed_in as _page
-from tests.live import Api, LiveSites, live_sites
+from tests.live import Api, LiveSites, live_sites, synchronization_accepted
 
 pytestmark = pytest.mark.live
 SYNCED = 30.0  # seconds: a change made on one site shows on the other well within this, even on a loaded machine
@@ -35,13 +35,7 @@ def active(pair: LiveSites) -> str:
     """An Active synchronization whose enabled mapping pairs ALPHA and BETA bugs: summary, status and
     comments both ways (set up through the admin API, as an administrator of each site would)."""
     alpha, beta = Api(pair["alpha"]), Api(pair["beta"])
-    r = alpha.post("/synchronizations/", {"name": "Support escalations", "partner_address": pair["beta"].address,
-                                          "scope": {"mode": "show_all"}})
-    assert r.status_code == 201, r.text
-    sync_id = str(r.json()["id"])
-    beta.wait_status(sync_id, "invitation_received")
-    assert beta.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"}).status_code == 200
-    alpha.wait_status(sync_id, "not_configured")
+    sync_id = synchronization_accepted(alpha, beta, "Support escalations")
     r = alpha.post(f"/synchronizations/{sync_id}/mappings/", {
         "name": "Bugs", "local_project": "ALPHA", "partner_project": "BETA",
         "issue_types": [{"local": "Bug", "partner": "Bug"}],

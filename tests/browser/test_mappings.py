@@ -11,28 +11,17 @@ from playwright.sync_api import Browser, expect
 from sitectl import wait_for
 from tests.browser.session import LIVE, assert_accessible, shot
 from tests.browser.session import signed_in as _page
-from tests.live import Api, LiveSites
+from tests.live import Api, LiveSites, synchronization_accepted
 
 pytestmark = pytest.mark.live
 DETAIL = "/plugins/servlet/ac/issue-sync/synchronizations/{}/"
-
-
-def _accepted(alpha_api: Api, beta_api: Api, name: str) -> str:
-    r = alpha_api.post("/synchronizations/", {"name": name, "partner_address": "https://beta.atlassian.net",
-                                              "scope": {"mode": "show_all"}})
-    assert r.status_code == 201, r.text
-    sync_id = str(r.json()["id"])
-    beta_api.wait_status(sync_id, "invitation_received")
-    assert beta_api.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"}).status_code == 200
-    alpha_api.wait_status(sync_id, "not_configured")
-    return sync_id
 
 
 def test_add_enable_disable_and_a_stale_edit(browser: Browser, sites: LiveSites,
                                              alpha_api: Api, beta_api: Api) -> None:
     alpha, beta = sites["alpha"], sites["beta"]
     name = f"Mobile escalations {uuid.uuid4().hex[:6]}"
-    sync_id = _accepted(alpha_api, beta_api, name)
+    sync_id = synchronization_accepted(alpha_api, beta_api, name)
 
     a = _page(browser, alpha)
     a.goto(alpha.url + DETAIL.format(sync_id))
@@ -160,7 +149,7 @@ def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
     browser: Browser, sites: LiveSites, alpha_api: Api, beta_api: Api
 ) -> None:
     alpha, beta = sites["alpha"], sites["beta"]
-    sync_id = _accepted(alpha_api, beta_api, f"Narrowed {uuid.uuid4().hex[:6]}")
+    sync_id = synchronization_accepted(alpha_api, beta_api, f"Narrowed {uuid.uuid4().hex[:6]}")
     r = beta_api.post(f"/synchronizations/{sync_id}/mappings/", {
         "name": "Website bugs", "local_project": "BETA", "partner_project": "WEB",
         "issue_types": [{"local": "Bug", "partner": "Bug"}],
@@ -215,7 +204,7 @@ def test_narrowing_the_scope_disables_a_mapping_with_a_warning_on_both_sites(
 def test_value_pairs_are_picked_from_both_sides_option_lists(browser: Browser, sites: LiveSites,
                                                              alpha_api: Api, beta_api: Api) -> None:
     alpha = sites["alpha"]
-    sync_id = _accepted(alpha_api, beta_api, f"Priorities {uuid.uuid4().hex[:6]}")
+    sync_id = synchronization_accepted(alpha_api, beta_api, f"Priorities {uuid.uuid4().hex[:6]}")
     a = _page(browser, alpha)
     a.goto(alpha.url + DETAIL.format(sync_id).rstrip("/") + "/mappings/add/")
     a.get_by_label("Mapping name").fill("Priorities")

@@ -6,20 +6,9 @@ from typing import Any
 import pytest
 
 from sitectl import wait_for
-from tests.live import Api
+from tests.live import Api, synchronization_accepted
 
 pytestmark = pytest.mark.live
-
-
-def _accepted(alpha_api: Api, beta_api: Api, name: str) -> str:
-    r = alpha_api.post("/synchronizations/", {"name": name, "partner_address": "https://beta.atlassian.net",
-                                              "scope": {"mode": "show_all"}})
-    assert r.status_code == 201, r.text
-    sync_id = str(r.json()["id"])
-    beta_api.wait_status(sync_id, "invitation_received")
-    assert beta_api.post(f"/synchronizations/{sync_id}/accept/", {"mode": "show_all"}).status_code == 200
-    alpha_api.wait_status(sync_id, "not_configured")
-    return sync_id
 
 
 def _mapping(**overrides: Any) -> dict[str, Any]:
@@ -42,7 +31,7 @@ def _mappings(api: Api, sync_id: str) -> list[dict[str, Any]]:
 def test_one_enabled_mapping_makes_both_sides_active_and_disabling_it_not_configured(
     alpha_api: Api, beta_api: Api
 ) -> None:
-    sync_id = _accepted(alpha_api, beta_api, "Mapped")
+    sync_id = synchronization_accepted(alpha_api, beta_api, "Mapped")
     r = beta_api.post(f"/synchronizations/{sync_id}/mappings/", _mapping())
     assert r.status_code == 201, r.text
     mapping = r.json()
@@ -71,7 +60,7 @@ def test_one_enabled_mapping_makes_both_sides_active_and_disabling_it_not_config
 
 
 def test_narrowing_scope_disables_the_mapping_on_both_sides_with_a_warning(alpha_api: Api, beta_api: Api) -> None:
-    sync_id = _accepted(alpha_api, beta_api, "Narrowed")
+    sync_id = synchronization_accepted(alpha_api, beta_api, "Narrowed")
     r = beta_api.post(f"/synchronizations/{sync_id}/mappings/", _mapping())
     assert r.status_code == 201, r.text
     alpha_api.wait_status(sync_id, "active")
@@ -87,7 +76,7 @@ def test_narrowing_scope_disables_the_mapping_on_both_sides_with_a_warning(alpha
 
 
 def test_it_refuses_an_incompatible_field_pair_and_says_why(alpha_api: Api, beta_api: Api) -> None:
-    sync_id = _accepted(alpha_api, beta_api, "Incompatible")
+    sync_id = synchronization_accepted(alpha_api, beta_api, "Incompatible")
     r = beta_api.post(f"/synchronizations/{sync_id}/mappings/", _mapping(
         field_pairs=[{"local": "summary", "partner": "priority", "direction": "both"}]))
     assert r.status_code == 400
