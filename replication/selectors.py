@@ -56,6 +56,7 @@ def issue_panel(issue: Issue) -> list[dict[str, Any]]:
         row["partner"] = sync.partner_address
         row["partner_url"] = issue_url(link.partner_key, sync.partner_address) if link.partner_key else ""
         row["synchronization_name"] = sync.name
+        row["last_synced_at"] = link.last_synced_at  # the page shows it as a date, the API as ISO 8601
         rows.append(row)
     return rows
 

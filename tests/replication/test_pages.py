@@ -73,6 +73,12 @@ def test_a_member_sees_the_issue_sync_panel_but_not_the_errors_view(
     page = client.get(f"/plugins/servlet/ac/issue-sync/issue/{issue.key}/panel/").content.decode()
     assert "Issue Sync" in page and "Error" in page and "Sync now" in page and "BETA-9" in page
     assert f'href="{BETA}/browse/BETA-9"' in page
+    # "Last synchronized" reads as a date, with the exact moment for machines, not a raw ISO string.
+    failing.refresh_from_db()
+    assert failing.last_synced_at is not None
+    shown = timezone.localtime(failing.last_synced_at)
+    assert f'<time datetime="{shown.isoformat()}">{shown:%b} {shown.day}, {shown:%Y %H:%M:%S}</time>' in page
+    assert failing.last_synced_at.isoformat() not in page.replace(shown.isoformat(), "")
     r = client.get(f"/plugins/servlet/ac/issue-sync/synchronizations/{failing.synchronization_id}/issue-errors/")
     assert r.status_code == 403
     r = client.post(f"/plugins/servlet/ac/issue-sync/issue/{issue.key}/sync-now/")
