@@ -63,13 +63,16 @@ def partner_discover(address: str, *, max_age: float = 0) -> PartnerDiscovery:
     """Fetch a partner's discovery through the directory; raise DiscoveryError if unusable.
 
     With `max_age`, a document fetched at most that many seconds ago may be answered
-    instead. Every fresh fetch is kept in the database (`PartnerDocument`), so every
-    process of the site shares it; failures are not kept.
+    instead, but only one that says the app is installed and active: a refusal is always
+    asked again, because the partner's admin may have just switched the app on, and an
+    admin retrying must not be told the old state. Every fresh fetch is kept in the
+    database (`PartnerDocument`), so every process of the site shares it; failures are not kept.
     """
     address = normalize_address(address)
     if max_age > 0:
         kept = PartnerDocument.objects.filter(
-            address=address, fetched_at__gte=timezone.now() - timedelta(seconds=max_age)).first()
+            address=address, fetched_at__gte=timezone.now() - timedelta(seconds=max_age),
+            installed=True, active=True).first()
         if kept is not None:
             return _from_row(kept)
     found = _fetch(address)

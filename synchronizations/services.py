@@ -110,11 +110,8 @@ def synchronization_create(
     if not SiteConfiguration.load().is_enabled:
         raise ValidationError("Issue Sync is not active on this site. Switch it on before inviting a partner.")
     try:
+        # A kept refusal is never answered (partner_discover asks again), so this is the partner's state now.
         partner = partner_discover(address, max_age=PARTNER_STATE_MAX_AGE_SECONDS)
-        if not (partner.installed and partner.active):
-            # A refusal is never read from a kept document: the partner's admin may have just switched
-            # the app on, and the admin retrying must not be told the old state again.
-            partner = partner_discover(address)
     except DiscoveryError as e:
         raise ValidationError({"partner_address": f"{address} could not be reached. Try again later."}) from e
     if not partner.installed:

@@ -135,6 +135,14 @@ def test_a_failed_fetch_is_not_remembered(client: Client, beta: Publishing) -> N
     assert beta.fetches == 1
 
 
+def test_a_kept_refusal_is_never_answered_but_asked_again(beta: Publishing) -> None:
+    partner_discover(BETA)
+    PartnerDocument.objects.filter(address=BETA).update(active=False)  # kept while the partner was switched off
+    found = partner_discover(BETA, max_age=60)
+    assert found.active is True and beta.fetches == 2
+    assert partner_discover(BETA, max_age=60).active is True and beta.fetches == 2  # an active one is kept
+
+
 def test_without_max_age_discovery_is_always_fetched(beta: Publishing) -> None:
     partner_discover(BETA)
     partner_discover(BETA)

@@ -1,16 +1,20 @@
 """The local admin API: clear 400s for bad invitations (nothing stored), 409 for an action in the wrong status."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 
+from invitations import transport
 from invitations.directory import ADDRESS_HINT
 from invitations.discovery import DiscoveryError, PartnerDiscovery
-from invitations.models import Link, OutboxMessage
+from invitations.messages import INBOX_PATH
+from invitations.models import Link, OutboxMessage, PartnerDocument
 from jira.models import SiteConfiguration
 from synchronizations.models import Synchronization
 from synchronizations.services import NOT_SUPPORTED
@@ -133,9 +137,15 @@ def test_the_api_is_for_admins_only(client: Client, django_user_model: Any) -> N
 
 
 def test_a_kept_refusal_is_asked_again_so_a_partner_just_switched_on_is_invited(admin_client: Client) -> None:
-    # The kept document (a second old) still says inactive; asked again, the partner is active now.
-    with mock.patch("synchronizations.services.partner_discover",
-                    side_effect=[_partner(active=False), _partner()]) as discover:
+    # The document kept a second ago says inactive; asked again, the partner is active now.
+    key = PartnerKey(BETA)
+    PartnerDocument.objects.create(address=BETA, installed=True, active=False, protocol_version=1,
+                                   key_id=key.key_id, public_key_pem=key.pem, fetched_at=timezone.now())
+    now = {"address": BETA, "name": "beta", "app": {"name": "Issue Sync Pro", "installed": True, "active": True},
+           "protocol_version": 1, "inbox": INBOX_PATH,
+           "public_key": {"key_id": key.key_id, "algorithm": "ed25519", "pem": key.pem}}
+    with mock.patch.object(transport, "request", return_value=transport.Response(200, json.dumps(now).encode())) as get:
         r = _create(admin_client)
     assert r.status_code == 201, r.content
-    assert [c.kwargs for c in discover.call_args_list] == [{"max_age": mock.ANY}, {}]
+    assert get.call_count == 1
+    assert PartnerDocument.objects.get(address=BETA).active is True
