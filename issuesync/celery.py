@@ -15,7 +15,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuesync.settings")
 # transport options all go to create_engine(), which refuses `polling_interval`,
 # so the interval is set on the transport class instead.
 EMBEDDED_BROKER_POLLING_SECONDS = 0.1
-RUNS_SWEEP_INTERVAL_SECONDS = 15
+# A run whose chain went silent (a killed worker) goes on within the stall time plus this.
+RUNS_SWEEP_INTERVAL_SECONDS = 5
 kombu_sqlalchemy.Transport.polling_interval = EMBEDDED_BROKER_POLLING_SECONDS
 
 app = Celery("issuesync")

@@ -62,7 +62,10 @@ BACKLOG_MIN = 60
 BACKLOG_SECONDS = 1.0
 PACE_WINDOW_SECONDS = 5
 WAIT_SECONDS = 0.5  # how soon a waiting run looks again
-STALLED_AFTER_SECONDS = 30  # a running run silent this long is taken over by the sweep (a chunk takes seconds)
+# A running run silent this long is taken over by the sweep. A live chain writes its heartbeat at every
+# step, at most about 2 s apart plus a chunk's work, and a step in progress holds the run's row, which the
+# sweep skips; a chain merely queued longer than this is replaced (its ticket is then stale: it stops).
+STALLED_AFTER_SECONDS = 10
 SAMPLE_SIZE = 10
 
 SKIP_LINKED = "already linked"

@@ -211,7 +211,10 @@ def test_the_sweep_takes_over_a_run_whose_chain_went_silent(
 ) -> None:
     run = _start(sync)
     assert runs.runs_sweep() == 0  # alive
-    SyncRun.objects.filter(pk=run.pk).update(heartbeat=timezone.now() - datetime.timedelta(minutes=5))
+    quiet = datetime.timedelta(seconds=runs.STALLED_AFTER_SECONDS)
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat=timezone.now() - quiet + datetime.timedelta(seconds=2))
+    assert runs.runs_sweep() == 0  # a chain between two steps: still its own
+    SyncRun.objects.filter(pk=run.pk).update(heartbeat=timezone.now() - quiet - datetime.timedelta(seconds=1))
     assert runs.runs_sweep() == 1
     old = run.ticket
     run.refresh_from_db()
@@ -360,6 +363,8 @@ def test_the_beat_sweeps_runs_often_enough_to_take_a_silent_one_over() -> None:
     entry = app.conf.beat_schedule["sweep issue sync runs"]
     assert entry["task"] == "replication.tasks.sync_runs_sweep" and entry["task"] in app.tasks
     assert RUNS_SWEEP_INTERVAL_SECONDS < runs.STALLED_AFTER_SECONDS
+    # A killed worker's run goes on within seconds, not minutes.
+    assert runs.STALLED_AFTER_SECONDS + RUNS_SWEEP_INTERVAL_SECONDS <= 15
 
 
 def test_the_backlog_it_keeps_follows_the_partners_recent_pace(sync: Synchronization, admin: User) -> None:  # noqa: F811
