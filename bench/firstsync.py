@@ -1,6 +1,6 @@
 """The first synchronization of existing issues: N issues with comments on alpha copied to beta by one run.
 
-    .venv/bin/python -m bench.firstsync [--issues 2000] [--comments 5] [--broker redis|embedded]
+    .venv/bin/python -m bench.firstsync [--issues 2000] [--comments 5] [--broker redis|embedded] [--profile DIR]
 
 Two live sites. alpha and beta accept a synchronization; `--issues` issues with `--comments` comments
 each are made on alpha before any mapping exists (not measured), then a mapping (summary, description,
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import threading
 import time
 from typing import Any
@@ -22,6 +23,7 @@ import requests
 
 from bench.common import process_tree_rss, shell_json, summary, two_sites
 from bench.issuesync import _rest
+from bench.throughput import _profile_summary, _spy
 from sitectl import Site, wait_for
 from tests.live import Api, admin_session, synchronization_accepted
 
@@ -123,6 +125,8 @@ def main() -> None:
     ap.add_argument("--issues", type=int, default=2000)
     ap.add_argument("--comments", type=int, default=5)
     ap.add_argument("--broker", default="redis", choices=["redis", "embedded"])
+    ap.add_argument("--profile", metavar="DIR",
+                    help="sample alpha's worker and beta's web with py-spy during the run (as bench.throughput)")
     args = ap.parse_args()
     with two_sites(args.broker) as sites:
         alpha, beta = sites["alpha"], sites["beta"]
@@ -163,6 +167,7 @@ def main() -> None:
         probe.start()
         edits = EditProbe(alpha, beta, canary_key, str(copy_key))
         edits.start()
+        spies = _spy(sites, args.profile) if args.profile else []
         t0 = time.monotonic()
         r = a.post(runs, {"mapping": mapping})
         assert r.status_code == 201, r.text
@@ -180,6 +185,10 @@ def main() -> None:
 
         run = wait_for(done, timeout=6 * 3600, interval=0.5, what="the run to finish")
         elapsed = time.monotonic() - t0
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in spies:
+            spy.wait(timeout=60)
         probe.stop.set()
         edits.stop.set()
         probe.join(timeout=30)
@@ -209,6 +218,9 @@ def main() -> None:
                           "beta_duplicate_issues": counts["issues"] - n,
                           "beta_duplicate_comments": counts["comments"] - comments,
                           "max_rss_mb": round(max(rss.values()) / 1024, 1)}))
+        if args.profile:
+            for name in ("alpha-worker", "beta-web"):
+                _profile_summary(f"{args.profile}/{name}.txt", name)
 
 
 if __name__ == "__main__":
