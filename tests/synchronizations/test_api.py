@@ -1,7 +1,6 @@
 """The local admin API: clear 400s for bad invitations (nothing stored), 409 for an action in the wrong status."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -13,13 +12,13 @@ from django.utils import timezone
 from invitations import transport
 from invitations.directory import ADDRESS_HINT
 from invitations.discovery import DiscoveryError, PartnerDiscovery
-from invitations.messages import INBOX_PATH
 from invitations.models import Link, OutboxMessage, PartnerDocument
 from jira.models import SiteConfiguration
 from synchronizations.models import Synchronization
 from synchronizations.services import NOT_SUPPORTED
 from synchronizations.states import InvitationStatus
 from tests.factories import BETA, PartnerKey, synchronization
+from tests.invitations.test_inbox_refusals import published
 
 pytestmark = pytest.mark.django_db
 S = InvitationStatus
@@ -141,10 +140,7 @@ def test_a_kept_refusal_is_asked_again_so_a_partner_just_switched_on_is_invited(
     key = PartnerKey(BETA)
     PartnerDocument.objects.create(address=BETA, installed=True, active=False, protocol_version=1,
                                    key_id=key.key_id, public_key_pem=key.pem, fetched_at=timezone.now())
-    now = {"address": BETA, "name": "beta", "app": {"name": "Issue Sync Pro", "installed": True, "active": True},
-           "protocol_version": 1, "inbox": INBOX_PATH,
-           "public_key": {"key_id": key.key_id, "algorithm": "ed25519", "pem": key.pem}}
-    with mock.patch.object(transport, "request", return_value=transport.Response(200, json.dumps(now).encode())) as get:
+    with mock.patch.object(transport, "request", return_value=published(key)) as get:  # active now
         r = _create(admin_client)
     assert r.status_code == 201, r.content
     assert get.call_count == 1
