@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import threading
 import time
 from typing import Any
@@ -23,7 +22,7 @@ import requests
 
 from bench.common import process_tree_rss, shell_json, summary, two_sites
 from bench.issuesync import _rest
-from bench.throughput import _profile_summary, _spy
+from bench.throughput import profiles_print, spies_start, spies_stop
 from sitectl import Site, wait_for
 from tests.live import Api, admin_session, synchronization_accepted
 
@@ -167,7 +166,7 @@ def main() -> None:
         probe.start()
         edits = EditProbe(alpha, beta, canary_key, str(copy_key))
         edits.start()
-        spies = _spy(sites, args.profile) if args.profile else []
+        spies = spies_start(sites, args.profile) if args.profile else []
         t0 = time.monotonic()
         r = a.post(runs, {"mapping": mapping})
         assert r.status_code == 201, r.text
@@ -183,12 +182,11 @@ def main() -> None:
                       f"{row['rate']} issues/s, {row['note']}", flush=True)
             return row if row["state"] in ("done", "cancelled", "failed") else None
 
-        run = wait_for(done, timeout=6 * 3600, interval=0.5, what="the run to finish")
-        elapsed = time.monotonic() - t0
-        for spy in spies:
-            spy.send_signal(signal.SIGINT)
-        for spy in spies:
-            spy.wait(timeout=60)
+        try:
+            run = wait_for(done, timeout=6 * 3600, interval=0.5, what="the run to finish")
+            elapsed = time.monotonic() - t0
+        finally:
+            spies_stop(spies)  # after the run's time is taken: py-spy writes its file as it stops
         probe.stop.set()
         edits.stop.set()
         probe.join(timeout=30)
@@ -219,8 +217,7 @@ def main() -> None:
                           "beta_duplicate_comments": counts["comments"] - comments,
                           "max_rss_mb": round(max(rss.values()) / 1024, 1)}))
         if args.profile:
-            for name in ("alpha-worker", "beta-web"):
-                _profile_summary(f"{args.profile}/{name}.txt", name)
+            profiles_print(args.profile)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def main() -> None:
         cpu_before = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         started = time.time()
         alpha.start("worker")
-        spies = _spy(sites, args.profile) if args.profile else []
+        spies = spies_start(sites, args.profile) if args.profile else []
         try:
             more = _more_workers(alpha, args.workers - 1) + _more_workers(sites["beta"], args.workers - 1)
             wait_for(lambda: shell_json(sites["beta"], COUNT) >= args.n, timeout=900, interval=2,
@@ -88,9 +88,7 @@ def main() -> None:
         finally:
             cpu_more = sum(_tree_cpu(p.pid) for p in more)
             processes_stop(more, timeout=20)
-            for spy in spies:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(timeout=60)
+            spies_stop(spies)
         cpu_after = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
         first, last = shell_json(sites["beta"], SPAN)
         attempts = shell_json(alpha, ATTEMPTS)
@@ -119,8 +117,7 @@ def main() -> None:
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")
         print(f"  max peak RSS: {max(rss.values()) / 1024:.1f} MB")
     if args.profile:
-        for name in ("alpha-worker", "beta-web"):
-            _profile_summary(f"{args.profile}/{name}.txt", name)
+        profiles_print(args.profile)
 
 
 FRAME = re.compile(r"^[^\n]+ \([^()\n]*:\d+\)$")
@@ -128,7 +125,7 @@ OURS = ("invitations/", "synchronizations/", "mappings/", "jira/", "replication/
 STARTUP = "_find_and_load ("  # importing modules: the worker starting, not delivering
 
 
-def _spy(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes]]:
+def spies_start(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes]]:
     """py-spy on alpha's worker (its thread pool) and beta's web (gunicorn and its workers), raw stacks to `out`."""
     os.makedirs(out, exist_ok=True)
     spy = str(ROOT / ".venv" / "bin" / "py-spy")
@@ -145,6 +142,19 @@ def _spy(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes]]:
                               "--output", f"{out}/{site}-{role}.txt"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for site, role in (("alpha", "worker"), ("beta", "web"))]
+
+
+def spies_stop(spies: list[subprocess.Popen[bytes]]) -> None:
+    """End each py-spy by its process (SIGINT makes it write its file), and wait for it."""
+    for spy in spies:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
+def profiles_print(out: str) -> None:
+    """The summary of what `spies_start` recorded into `out`."""
+    for name in ("alpha-worker", "beta-web"):
+        _profile_summary(f"{out}/{name}.txt", name)
 
 
 def _profile_summary(path: str, name: str, top: int = 25) -> None:
