@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from invitations import signing
 from invitations.directory import SiteDirectory
 from invitations.discovery import discovery_document, partner_key_kept, partner_key_refused
-from invitations.inbox import InboxRefusal, inbox_apply
+from invitations.inbox import InboxRefusal, Outcome, Received, inbox_apply_many
 from invitations.keys import key_id_prefix, load_public_key
 from invitations.messages import (
     BATCH_PATH,
@@ -192,23 +192,19 @@ def _ring_fetch(sender: str, key_id: str) -> None:
         log.warning("could not ask for %s's discovery: %s", sender, e)
 
 
-def _receive(envelope: Envelope, body: bytes, key_id: str, pem: str, *, enabled: bool,
-             request: HttpRequest) -> _Answer:
-    """Apply one message of a verified request, and say how it went."""
-    try:
-        outcome = inbox_apply(envelope=envelope, body=body, partner_key_id=key_id, partner_public_key_pem=pem,
-                              enabled=enabled)
-    except InboxRefusal as e:
-        return _refused(e.status, str(e), request)
-    except IntegrityError:
+def _answer(result: Outcome | InboxRefusal | IntegrityError, envelope: Envelope, request: HttpRequest) -> _Answer:
+    """How one message of a verified request went, as the wire answers it."""
+    if isinstance(result, InboxRefusal):
+        return _refused(result.status, str(result), request)
+    if isinstance(result, IntegrityError):
         # The same message applied by a concurrent request: it won, we acknowledge.
         if InboundMessage.objects.filter(pk=envelope.id).exists():
             return _Answer(200, {"status": "duplicate"})
         return _refused(409, "a concurrent change got in the way; try again", request)
-    if outcome.status == "refused":
+    if result.status == "refused":
         # Recorded, and its sequence used: the messages after it go on. The sender shows it as failed.
-        return _refused(422, outcome.error, request)
-    return _Answer(200, {"status": outcome.status})
+        return _refused(422, result.error, request)
+    return _Answer(200, {"status": result.status})
 
 
 @csrf_exempt  # authenticated by its HTTP message signature, not by a browser session
@@ -222,8 +218,9 @@ def inbox(request: HttpRequest) -> JsonResponse:
         envelope = envelope_from(message.data)
     except MalformedMessage as e:
         return _refuse(400, str(e), request)
-    enabled = SiteConfiguration.load().is_enabled
-    return _respond(_receive(envelope, body, key_id, pem, enabled=enabled, request=request))
+    (result,) = inbox_apply_many(messages=[Received(envelope, body)], partner_key_id=key_id,
+                                 partner_public_key_pem=pem, enabled=SiteConfiguration.load().is_enabled)
+    return _respond(_answer(result, envelope, request))
 
 
 @csrf_exempt  # authenticated by its HTTP message signature, not by a browser session
@@ -240,8 +237,8 @@ def inbox_batch(request: HttpRequest) -> JsonResponse:
     if isinstance(opened, JsonResponse):
         return opened
     batch, _, key_id, pem = opened
-    enabled = SiteConfiguration.load().is_enabled
-    answers: list[_Answer] = []
+    answers: list[_Answer | None] = []  # None: verified, to be applied with the others
+    taken: list[Received] = []
     for item in batch.items:
         envelope = item.envelope
         if envelope is None:
@@ -252,10 +249,15 @@ def inbox_batch(request: HttpRequest) -> JsonResponse:
         elif envelope.sender != batch.sender:
             answers.append(_refused(403, "the message's sender is not the request's sender", request))
         else:
-            answers.append(_receive(envelope, item.body, key_id, pem, enabled=enabled, request=request))
+            answers.append(None)
+            taken.append(Received(envelope, item.body))
+    outcomes = inbox_apply_many(messages=taken, partner_key_id=key_id, partner_public_key_pem=pem,
+                                enabled=SiteConfiguration.load().is_enabled)
+    applied = iter(_answer(result, m.envelope, request) for m, result in zip(taken, outcomes, strict=True))
+    done = [answer if answer is not None else next(applied) for answer in answers]
     results = [
         {"id": str(item.envelope.id) if item.envelope else None, "code": a.status, **a.data,
          **({"retry_after": 1} if a.status in RETRY_SOON else {})}
-        for item, a in zip(batch.items, answers, strict=True)
+        for item, a in zip(batch.items, done, strict=True)
     ]
     return JsonResponse({"results": results})

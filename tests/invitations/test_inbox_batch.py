@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from unittest import mock
 
 import pytest
+from django.db import IntegrityError, connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from invitations.messages import BATCH_PATH, batch_encode
-from invitations.models import InboundMessage, Link
+from invitations.models import InboundMessage, Link, LinkStream
 from jira.models import SiteConfiguration
 from synchronizations.models import Synchronization
 from synchronizations.states import InvitationStatus
@@ -99,6 +102,65 @@ def test_an_invitation_and_what_follows_it_apply_in_one_batch(client: Client, ke
     sync = Synchronization.objects.get(pk=invite.synchronization_id)
     assert sync.status == InvitationStatus.DELETED
     assert (Link.objects.get(pk=sync.pk).partner_key_id, lifecycle(sync).last_received) == (key.key_id, 2)
+
+
+def _bookkeeping(queries: list[dict[str, str]]) -> tuple[int, int]:
+    """The statements that read and that write the inbox's own tables (the records and the streams' counters)."""
+    touching = [q["sql"] for q in queries
+                if '"invitations_inboundmessage"' in q["sql"] or '"invitations_linkstream"' in q["sql"]]
+    writes = [sql for sql in touching if sql.startswith(("INSERT", "UPDATE"))]
+    return len(touching) - len(writes), len(writes)
+
+
+@pytest.mark.parametrize("count", [2, 20])
+def test_a_batch_reads_and_writes_the_bookkeeping_once_whatever_its_size(client: Client, key: PartnerKey,
+                                                                         count: int) -> None:
+    invites = [invitation() for _ in range(count)]
+    follows = [envelope(type="delete", synchronization_id=i.synchronization_id, sequence=2) for i in invites]
+    bodies = [encoded(m) for pair in zip(invites, follows, strict=True) for m in pair]
+    with discovered(key), CaptureQueriesContext(connection) as queries:
+        assert codes(send_batch(client, key, bodies)) == [200] * 2 * count
+    # The duplicates and the counters are read once, the records and the counters written once.
+    assert _bookkeeping(queries.captured_queries) == (2, 2)
+    assert InboundMessage.objects.count() == 2 * count
+    assert sorted(LinkStream.objects.values_list("last_received", flat=True)) == [2] * count
+    assert set(Synchronization.objects.values_list("status", flat=True)) == {InvitationStatus.DELETED}
+
+
+def test_the_same_message_twice_in_one_batch_applies_once(client: Client, key: PartnerKey) -> None:
+    sync = _sync(key)
+    accept = envelope(type="accept", synchronization_id=sync.pk, sequence=1)
+    delete = envelope(type="delete", synchronization_id=sync.pk, sequence=2)
+    r = send_batch(client, key, [encoded(accept), encoded(accept), encoded(delete)])
+    assert [(x["code"], x["status"]) for x in r.json()["results"]] == [
+        (200, "applied"), (200, "duplicate"), (200, "applied")]
+    assert (InboundMessage.objects.count(), lifecycle(sync).last_received) == (2, 2)
+
+
+def test_a_batch_that_meets_a_concurrent_write_is_applied_one_by_one_and_once(client: Client,
+                                                                             key: PartnerKey) -> None:
+    # A concurrent request created the invitation's link first: the batch's transaction is rolled back
+    # whole, and its messages are applied again one by one, the ones before it exactly once.
+    sync = _sync(key)
+    accept = envelope(type="accept", synchronization_id=sync.pk, sequence=1)
+    invite = invitation()
+    create = Link.objects.create
+    calls: list[object] = []
+
+    def conflict_once(**kwargs: object) -> Link:
+        calls.append(kwargs["id"])
+        if len(calls) == 1:
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return create(**kwargs)
+
+    with discovered(key), mock.patch.object(Link.objects, "create", side_effect=conflict_once):
+        r = send_batch(client, key, [encoded(accept), encoded(invite)])
+    assert [(x["code"], x["status"]) for x in r.json()["results"]] == [(200, "applied"), (200, "applied")]
+    assert calls == [invite.synchronization_id, invite.synchronization_id]
+    sync.refresh_from_db()
+    assert sync.status == InvitationStatus.NOT_CONFIGURED
+    assert (lifecycle(sync).last_received, InboundMessage.objects.count()) == (1, 2)
+    assert Synchronization.objects.filter(pk=invite.synchronization_id).exists()
 
 
 def test_an_invitation_signed_with_a_key_the_sender_does_not_publish_is_refused(client: Client) -> None:
