@@ -13,6 +13,7 @@ from django.utils import timezone
 from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
 from invitations.directory import SiteDirectory
 from invitations.discovery import DiscoveryError, partner_key_fetch, partner_key_kept
+from invitations.messages import MAX_BATCH_MESSAGES
 from invitations.models import DeliveryState, OutboxMessage
 from invitations.pruning import messages_prune
 
@@ -33,16 +34,27 @@ def deliver_message(outbox_id: str) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_outbox(limit: int = 1000) -> int:
-    """Ring again for every message overdue by more than the grace: covers lost tasks and long backoffs.
+    """Ring again for messages overdue by more than the grace: covers lost tasks and long backoffs.
 
     A message due for less than the grace still has its own doorbell on the way, so it is
-    left alone: ringing for it would only queue a duplicate task that claims nothing.
+    left alone: ringing for it would only queue a duplicate task that claims nothing. One
+    doorbell delivers every due message of its partner (batch after batch, and rings itself
+    again while some are left), so a partner's backlog gets one doorbell per batch it holds, up
+    to DELIVERY_SWEEP_DOORBELLS_PER_PARTNER rung at once, each for the head of another batch:
+    not one per message, which would queue thousands of tasks that find their message taken.
+    Returns how many doorbells were rung.
     """
-    ids = list(OutboxMessage.objects.filter(due_messages(grace=sweep_grace_seconds()))
-               .order_by("next_attempt_at").values_list("id", flat=True)[:limit])
-    for outbox_id in ids:
-        deliver_message.delay(str(outbox_id))
-    return len(ids)
+    overdue: dict[str, list[uuid.UUID]] = {}
+    for outbox_id, recipient in (OutboxMessage.objects.filter(due_messages(grace=sweep_grace_seconds()))
+                                 .order_by("next_attempt_at").values_list("id", "recipient")[:limit]):
+        overdue.setdefault(recipient, []).append(outbox_id)
+    step = max(1, min(settings.DELIVERY_BATCH_SIZE, MAX_BATCH_MESSAGES))
+    rung = 0
+    for ids in overdue.values():
+        for outbox_id in ids[::step][:settings.DELIVERY_SWEEP_DOORBELLS_PER_PARTNER]:
+            deliver_message.delay(str(outbox_id))
+            rung += 1
+    return rung
 
 
 @shared_task(ignore_result=True)

@@ -71,6 +71,9 @@ DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECON
 # The sweep rings only for messages overdue by more than this: until then a message's own
 # doorbell is still on its way through the queue (see invitations.delivery.sweep_grace_seconds).
 DELIVERY_SWEEP_GRACE_SECONDS = 5 * DELIVERY_SWEEP_INTERVAL_SECONDS
+# Doorbells the sweep rings at most for one partner's overdue messages, each for another batch of them:
+# a backlog is then sent by that many worker threads at once (see invitations.tasks.sweep_outbox).
+DELIVERY_SWEEP_DOORBELLS_PER_PARTNER = envint("DELIVERY_SWEEP_DOORBELLS_PER_PARTNER", "4")
 # Delivered outgoing messages and received bodies older than this are dropped (`prune_messages`,
 # also run by the scheduler every MESSAGE_PRUNE_INTERVAL_SECONDS); 0 days in the setting turns the schedule off.
 MESSAGE_RETENTION_DAYS = float(os.getenv("MESSAGE_RETENTION_DAYS", "30"))

@@ -16,7 +16,7 @@ from kombu import Connection
 from invitations.models import DeliveryState, OutboxMessage
 from invitations.tasks import sweep_outbox
 from issuesync.celery import app
-from tests.factories import BETA
+from tests.factories import BETA, GAMMA
 
 pytestmark = pytest.mark.django_db
 GRACE = 5.0
@@ -29,10 +29,11 @@ def ring() -> Iterator[Any]:
         yield delay
 
 
-def _message(*, due_for: float, state: str = DeliveryState.PENDING, claimed_until: Any = None) -> OutboxMessage:
+def _message(*, due_for: float, state: str = DeliveryState.PENDING, claimed_until: Any = None,
+             recipient: str = BETA) -> OutboxMessage:
     now = timezone.now()
     return OutboxMessage.objects.create(
-        synchronization_id=uuid.uuid4(), sequence=1, message_type="delete", recipient=BETA, body=b"{}",
+        synchronization_id=uuid.uuid4(), sequence=1, message_type="delete", recipient=recipient, body=b"{}",
         state=state, next_attempt_at=now - timedelta(seconds=due_for), claimed_until=claimed_until,
         give_up_at=now + timedelta(days=1), created_at=now,
     )
@@ -54,6 +55,17 @@ def test_a_message_overdue_by_more_than_the_grace_is_rung_again(ring: Any) -> No
     _message(due_for=-30)  # a retry not due yet
     assert sweep_outbox() == 1
     assert _rung(ring) == {str(lost.pk)}
+
+
+def test_a_partners_backlog_gets_one_doorbell_per_batch_up_to_a_few(ring: Any) -> None:
+    # One doorbell sends every due message of its partner, batch after batch: ringing one per message
+    # would queue a task for each that finds its message already sent.
+    with override_settings(DELIVERY_BATCH_SIZE=10, DELIVERY_SWEEP_DOORBELLS_PER_PARTNER=3):
+        backlog = [_message(due_for=GRACE + 100 - i) for i in range(45)]
+        small = [_message(due_for=GRACE + 50 - i, recipient=GAMMA) for i in range(12)]
+        assert sweep_outbox() == 5
+    # The heads of the first batches, oldest first: 3 for beta's 45 messages, 2 for gamma's 12.
+    assert _rung(ring) == {str(m.pk) for m in [backlog[0], backlog[10], backlog[20], small[0], small[10]]}
 
 
 def test_a_claim_whose_lease_expired_is_rung_at_once(ring: Any) -> None:
