@@ -5,6 +5,7 @@ import logging
 import random
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -25,6 +26,24 @@ BATCH_OVERHEAD_BYTES = 1024  # the batch document around the messages: sender, r
 NO_BATCH_INBOX = (404, 405)  # what a partner without the batch inbox answers its path
 # Batches one doorbell sends to a partner, one after the other, while each one makes progress.
 DRAIN_ROUNDS = 8
+# Ids of messages this process delivered lately, newest last: their own doorbells, still queued behind
+# the batch that took them, end without asking the database (a delivered message is never sent again).
+DELIVERED_REMEMBERED = 20_000
+_delivered: OrderedDict[uuid.UUID, None] = OrderedDict()
+_delivered_lock = threading.Lock()
+
+
+def _delivered_remember(ids: list[uuid.UUID]) -> None:
+    with _delivered_lock:
+        for pk in ids:
+            _delivered[pk] = None
+        while len(_delivered) > DELIVERED_REMEMBERED:
+            _delivered.popitem(last=False)
+
+
+def _delivered_lately(pk: uuid.UUID) -> bool:
+    with _delivered_lock:
+        return pk in _delivered
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -64,6 +83,8 @@ def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
     rounds ran out, to be rung again at once).
     """
     retries: dict[uuid.UUID, float] = {}
+    if _delivered_lately(outbox_id):
+        return retries  # what the claim would find: the rung message is not due, so nothing is claimed
     claim, messages = _claim(outbox_id=outbox_id)
     rounds = 0
     while messages:
@@ -280,9 +301,12 @@ def _record(
     mine = OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING)
     delivered = [m for m, e in zip(messages, outcomes, strict=True) if e is None]
     if delivered:
-        mine.filter(pk__in=[m.pk for m in delivered]).update(
+        marked = mine.filter(pk__in=[m.pk for m in delivered]).update(
             state=DeliveryState.DELIVERED, delivered_at=now, claimed_until=None, claim=None, last_error=""
         )
+        # Remembered only when every one was marked here, and committed (a caller's test may roll it back).
+        if marked == len(delivered) and not transaction.get_connection().in_atomic_block:
+            _delivered_remember([m.pk for m in delivered])
     for m in delivered:
         log.info("delivered %s #%s of %s to %s", m.message_type, m.sequence, m.synchronization_id, m.recipient)
     failed: dict[str, list[uuid.UUID]] = {}

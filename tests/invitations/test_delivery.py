@@ -384,3 +384,22 @@ def test_one_doorbell_sends_a_bounded_number_of_batches_then_rings_again_for_the
     assert len(sent) == DRAIN_ROUNDS
     left = set(OutboxMessage.objects.filter(state=DeliveryState.PENDING).values_list("pk", flat=True))
     assert len(left) == 2 and len(retries) == 1 and set(retries) <= left and list(retries.values()) == [0.0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_doorbells_of_messages_a_batch_already_delivered_end_without_a_query(
+        django_assert_num_queries: Any) -> None:
+    sync = synchronization()
+    messages = [_outbox(sync, sequence=n) for n in range(1, 4)]
+    patch, sent = _partner()
+    with patch:
+        outbox_deliver(outbox_id=messages[0].pk)
+        assert len(sent) == 1 and set(OutboxMessage.objects.values_list("state", flat=True)) == {"delivered"}
+        with django_assert_num_queries(0):
+            assert outbox_deliver(outbox_id=messages[2].pk) == {}
+        # A message this process did not deliver is looked up as before: nothing due, nothing sent.
+        other = _outbox(synchronization())
+        OutboxMessage.objects.filter(pk=other.pk).update(state=DeliveryState.DELIVERED)
+        with django_assert_num_queries(1):
+            assert outbox_deliver(outbox_id=other.pk) == {}
+    assert len(sent) == 1
