@@ -73,8 +73,11 @@ def due_messages(*, grace: float = 0) -> Q:
     )
 
 
-def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
+def outbox_deliver(*, outbox_id: uuid.UUID, recipient: str | None = None) -> dict[uuid.UUID, float]:
     """Deliver the rung message, and with it the other messages due now for the same partner.
+
+    With `recipient` (the message's partner): claim what is due for it even when the rung
+    message itself went already (the doorbell stood for other messages too, invitations.doorbells).
 
     Then, while it makes progress, the next messages due for that partner (at most
     DRAIN_ROUNDS batches): those held back because an earlier message of their stream was in
@@ -83,9 +86,9 @@ def outbox_deliver(*, outbox_id: uuid.UUID) -> dict[uuid.UUID, float]:
     rounds ran out, to be rung again at once).
     """
     retries: dict[uuid.UUID, float] = {}
-    if _delivered_lately(outbox_id):
+    if recipient is None and _delivered_lately(outbox_id):
         return retries  # what the claim would find: the rung message is not due, so nothing is claimed
-    claim, messages = _claim(outbox_id=outbox_id)
+    claim, messages = _claim(outbox_id=outbox_id, recipient=recipient)
     rounds = 0
     while messages:
         recipient = messages[0].recipient

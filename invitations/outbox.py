@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from invitations import doorbells
 from invitations.kinds import KINDS, LIFECYCLE
 from invitations.messages import Envelope, envelope_encode
 from invitations.models import DeliveryState, Link, LinkStream, OutboxMessage
@@ -58,7 +59,7 @@ def outbox_write(
     counter.save(update_fields=["last_sent"])
     message = _message(counter, counter.last_sent, message_type, payload, timezone.now(), created_by)
     message.save(force_insert=True)
-    ring_after_commit(message.id)
+    ring_after_commit(message.id, recipient=message.recipient)
     return message
 
 
@@ -109,7 +110,7 @@ def outbox_write_many(
     rows = [_message(counter, first + n, message_type, payload, now, created_by)
             for n, (message_type, payload) in enumerate(messages)]
     OutboxMessage.objects.bulk_create(rows)
-    ring_after_commit(rows[-1].id)
+    ring_after_commit(rows[-1].id, recipient=rows[-1].recipient)
     return rows
 
 
@@ -149,11 +150,16 @@ def _unsent_merged(
         recipient=last.recipient, created_at=last.created_at, payload=payload, stream=stream))
     last.save(update_fields=["body"])
     # Rung again: a worker that skipped it while it was locked here may have taken its doorbell.
-    ring_after_commit(last.id)
+    ring_after_commit(last.id, recipient=last.recipient)
     return last
 
 
-def ring_after_commit(outbox_id: uuid.UUID, *, force: bool = False) -> None:
+def ring_after_commit(outbox_id: uuid.UUID, *, recipient: str = "", force: bool = False) -> None:
+    """Ring a doorbell for the message once the caller's transaction commits.
+
+    With `recipient`, not while a doorbell for that partner still waits in the queue: it will
+    claim this message too (invitations.doorbells).
+    """
     from invitations.tasks import deliver_message
 
     held = _HELD.get()
@@ -165,12 +171,16 @@ def ring_after_commit(outbox_id: uuid.UUID, *, force: bool = False) -> None:
         # Best effort: the change is committed and the sweep delivers the row anyway, so a broker
         # that cannot be reached is logged, never turned into an error for an action that was made.
         try:
-            deliver_message.delay(str(outbox_id))
+            if not recipient:
+                deliver_message.delay(str(outbox_id))
+            elif doorbells.ring_wanted(recipient):
+                deliver_message.delay(str(outbox_id), recipient)
         except Exception:
             logger.warning("Doorbell for outbox message %s not rung (broker unreachable); the sweep will "
                            "deliver it", outbox_id, exc_info=True)
 
-    # Only after commit: a worker must never look for a row that is not there yet.
+    # Only after commit: a worker must never look for a row that is not there yet, and a doorbell
+    # already queued for the partner must find it (see invitations.doorbells).
     transaction.on_commit(ring)
 
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils import timezone
 
+from invitations import doorbells
 from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
 from invitations.directory import SiteDirectory
 from invitations.discovery import DiscoveryError, partner_key_fetch, partner_key_kept
@@ -25,9 +26,13 @@ MAX_COUNTDOWN_SECONDS = 60
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def deliver_message(outbox_id: str) -> None:
+def deliver_message(outbox_id: str, recipient: str = "") -> None:
+    """Deliver the message and the others due for its partner. With `recipient`: rung as the partner's
+    doorbell (invitations.doorbells), which claims what is due for it even if this message went already."""
+    if recipient:
+        doorbells.rung_taken(recipient)
     # One doorbell may deliver several messages; each one to be retried gets its own.
-    for retry_id, retry_in in outbox_deliver(outbox_id=uuid.UUID(outbox_id)).items():
+    for retry_id, retry_in in outbox_deliver(outbox_id=uuid.UUID(outbox_id), recipient=recipient or None).items():
         if retry_in <= MAX_COUNTDOWN_SECONDS:
             deliver_message.apply_async((str(retry_id),), countdown=retry_in)
 

@@ -67,6 +67,9 @@ DELIVERY_LEASE_SECONDS = envint("DELIVERY_LEASE_SECONDS", "6")
 # The most messages sent to one partner in one signed request (capped at MAX_BATCH_MESSAGES): a
 # worker rung for one due message also takes the others due now for that partner, never waiting for more.
 DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "25")
+# While a doorbell for a partner waits in the queue, messages for it ring no other (invitations.doorbells);
+# its mark in Redis expires after this long in case it is lost. 0: every message rings its own.
+DOORBELL_MARK_SECONDS = float(os.getenv("DOORBELL_MARK_SECONDS", "10"))
 DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECONDS", "5"))
 # The sweep rings only for messages overdue by more than this: until then a message's own
 # doorbell is still on its way through the queue (see invitations.delivery.sweep_grace_seconds).

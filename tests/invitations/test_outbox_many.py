@@ -22,7 +22,7 @@ def test_it_writes_them_in_order_after_what_the_stream_holds_and_rings_once_for_
     with mock.patch.object(outbox, "ring_after_commit") as ring:
         rows = outbox.outbox_write_many(link_id=link_id, stream="s", messages=[("delete", {}), ("reject", {})])
     assert [r.sequence for r in rows] == [first.sequence + 1, first.sequence + 2]
-    ring.assert_called_once_with(rows[-1].id)
+    ring.assert_called_once_with(rows[-1].id, recipient="https://beta.atlassian.net")
     stored = OutboxMessage.objects.filter(stream="s").order_by("sequence")
     assert [json.loads(bytes(m.body))["type"] for m in stored] == ["delete", "delete", "reject"]
     assert LinkStream.objects.get(link_id=link_id, stream="s").last_sent == 3
