@@ -55,9 +55,10 @@ def sweep_outbox(limit: int = 1000) -> int:
         overdue.setdefault(recipient, []).append(outbox_id)
     step = max(1, min(settings.DELIVERY_BATCH_SIZE, MAX_BATCH_MESSAGES))
     rung = 0
-    for ids in overdue.values():
+    for recipient, ids in overdue.items():
         for outbox_id in ids[::step][:settings.DELIVERY_SWEEP_DOORBELLS_PER_PARTNER]:
-            deliver_message.delay(str(outbox_id))
+            # As the partner's doorbell: it claims what is due for the partner whatever became of this one.
+            deliver_message.delay(str(outbox_id), recipient)
             rung += 1
     return rung
 

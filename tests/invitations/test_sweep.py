@@ -66,6 +66,8 @@ def test_a_partners_backlog_gets_one_doorbell_per_batch_up_to_a_few(ring: Any) -
         assert sweep_outbox() == 5
     # The heads of the first batches, oldest first: 3 for beta's 45 messages, 2 for gamma's 12.
     assert _rung(ring) == {str(m.pk) for m in [backlog[0], backlog[10], backlog[20], small[0], small[10]]}
+    # Each rung as its partner's doorbell, which claims what is due for the partner.
+    assert sorted(c.args[1] for c in ring.call_args_list) == [BETA] * 3 + [GAMMA] * 2
 
 
 def test_a_claim_whose_lease_expired_is_rung_at_once(ring: Any) -> None:
