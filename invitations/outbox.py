@@ -33,6 +33,18 @@ def link_open(*, link_id: uuid.UUID, partner_address: str, partner_key_id: str, 
     return link
 
 
+def link_locked(link_id: uuid.UUID) -> None:
+    """Lock the link's row until the caller commits; a caller about to lock its synchronization and write
+    to the outbox takes this first.
+
+    The inbox locks the links a request names, then the kinds' handlers lock their synchronization;
+    outbox_write locks the link too (with its stream's counter). A transaction that locked the
+    synchronization first and then wrote to the outbox would wait crosswise with the inbox (a deadlock),
+    so every such transaction locks the link first: one order everywhere, link then synchronization.
+    """
+    Link.objects.select_for_update().filter(pk=link_id).values_list("pk", flat=True).first()
+
+
 def outbox_write(
     *, link_id: uuid.UUID, message_type: str, payload: dict[str, Any], stream: str = LIFECYCLE,
     created_by: str = "", merge: Merge | None = None,

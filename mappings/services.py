@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from invitations.kinds import Incoming
+from invitations.outbox import link_locked
 from mappings.fields import OPTION_KINDS, compatibility_error, site_fields
 from mappings.filters import FilterError, filter_compile
 from mappings.models import Direction, Mapping, sides
@@ -167,6 +168,7 @@ def _validate(sync: Synchronization, data: MappingInput) -> dict[str, Any]:
 
 
 def _editable(synchronization: Synchronization) -> Synchronization:
+    link_locked(synchronization.pk)  # the link first, as the inbox does (invitations.outbox.link_locked)
     sync = Synchronization.objects.select_for_update().select_related("scope").get(pk=synchronization.pk)
     if sync.status not in ACCEPTED:
         raise ActionRefused(

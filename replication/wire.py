@@ -26,8 +26,7 @@ from rest_framework import serializers
 
 from invitations.kinds import Incoming, MessageKind, NotApplicable, kind_register
 from invitations.messages import Envelope, envelope_encode
-from invitations.models import Link
-from invitations.outbox import outbox_write, outbox_write_many
+from invitations.outbox import link_locked, outbox_write, outbox_write_many
 from synchronizations.models import Synchronization
 
 ISSUE_STATE = "issue_state"
@@ -238,5 +237,5 @@ def sync_locked(sync_id: Any) -> Synchronization | None:
     The inbox locks the link first and the synchronization in the kind's `apply`; a push that locked
     them the other way round (the synchronization here, the link in outbox_write) could deadlock with it.
     """
-    Link.objects.select_for_update().filter(pk=sync_id).first()
+    link_locked(sync_id)
     return Synchronization.objects.select_for_update().select_related("scope").filter(pk=sync_id).first()

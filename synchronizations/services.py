@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from invitations.directory import ADDRESS_HINT, InvalidAddress, SiteDirectory, normalize_address
 from invitations.discovery import PARTNER_STATE_MAX_AGE_SECONDS, DiscoveryError, partner_discover
-from invitations.outbox import link_open, outbox_write
+from invitations.outbox import link_locked, link_open, outbox_write
 from issuesync.web import Refused
 from jira.models import IssueType, Project, SiteConfiguration
 from synchronizations.models import Role, Scope, Synchronization, SynchronizationType
@@ -52,6 +52,7 @@ def _check(sync: Synchronization | None, event: Action) -> Any:
 
 
 def _locked(sync: Synchronization) -> Synchronization:
+    link_locked(sync.pk)  # the link first, as the inbox does (invitations.outbox.link_locked)
     return Synchronization.objects.select_for_update().get(pk=sync.pk)
 
 
