@@ -46,6 +46,11 @@ def _delivered_lately(pk: uuid.UUID) -> bool:
         return pk in _delivered
 
 
+def batch_limit() -> int:
+    """The most messages one claim takes for a partner (DELIVERY_BATCH_SIZE, within what a batch may carry)."""
+    return max(1, min(settings.DELIVERY_BATCH_SIZE, MAX_BATCH_MESSAGES))
+
+
 def backoff_seconds(attempts: int) -> float:
     """Exponential backoff with jitter: between half and all of base * 2^(n-1), capped."""
     ceiling = min(settings.DELIVERY_BACKOFF_MAX_SECONDS, settings.DELIVERY_BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
@@ -224,7 +229,7 @@ def _claim(*, outbox_id: uuid.UUID | None = None, recipient: str | None = None
         if recipient is None:
             return claim, []
     now = timezone.now()
-    limit = max(1, min(settings.DELIVERY_BATCH_SIZE, MAX_BATCH_MESSAGES))
+    limit = batch_limit()
     due = list(
         OutboxMessage.objects.filter(due_messages(), recipient=recipient)
         .annotate(rung=Case(When(pk=outbox_id, then=Value(0)), default=Value(1)))

@@ -11,10 +11,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from invitations import doorbells
-from invitations.delivery import due_messages, outbox_deliver, sweep_grace_seconds
+from invitations.delivery import batch_limit, due_messages, outbox_deliver, sweep_grace_seconds
 from invitations.directory import SiteDirectory
 from invitations.discovery import DiscoveryError, partner_key_fetch, partner_key_kept
-from invitations.messages import MAX_BATCH_MESSAGES
 from invitations.models import DeliveryState, OutboxMessage
 from invitations.pruning import messages_prune
 
@@ -53,7 +52,7 @@ def sweep_outbox(limit: int = 1000) -> int:
     for outbox_id, recipient in (OutboxMessage.objects.filter(due_messages(grace=sweep_grace_seconds()))
                                  .order_by("next_attempt_at").values_list("id", "recipient")[:limit]):
         overdue.setdefault(recipient, []).append(outbox_id)
-    step = max(1, min(settings.DELIVERY_BATCH_SIZE, MAX_BATCH_MESSAGES))
+    step = batch_limit()
     rung = 0
     for recipient, ids in overdue.items():
         for outbox_id in ids[::step][:settings.DELIVERY_SWEEP_DOORBELLS_PER_PARTNER]:
