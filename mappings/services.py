@@ -15,12 +15,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from invitations.kinds import Incoming
-from invitations.outbox import link_locked
 from mappings.fields import OPTION_KINDS, compatibility_error, site_fields
 from mappings.filters import FilterError, filter_compile
 from mappings.models import Direction, Mapping, sides
 from synchronizations.models import Role, Synchronization
-from synchronizations.services import ActionRefused, User, synchronization_send, username
+from synchronizations.services import ActionRefused, User, synchronization_locked, synchronization_send, username
 from synchronizations.states import ACCEPTED, Configured, next_status
 
 # Directions as the admin sees them, from this site's side.
@@ -168,8 +167,9 @@ def _validate(sync: Synchronization, data: MappingInput) -> dict[str, Any]:
 
 
 def _editable(synchronization: Synchronization) -> Synchronization:
-    link_locked(synchronization.pk)  # the link first, as the inbox does (invitations.outbox.link_locked)
-    sync = Synchronization.objects.select_for_update().select_related("scope").get(pk=synchronization.pk)
+    sync = synchronization_locked(synchronization.pk)
+    if sync is None:
+        raise Synchronization.DoesNotExist("Synchronization matching query does not exist.")
     if sync.status not in ACCEPTED:
         raise ActionRefused(
             f"Mappings can be configured once the invitation is accepted; this synchronization is "

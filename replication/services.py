@@ -36,6 +36,7 @@ from replication import values, wire
 from replication.merge import CLOCK_FORMAT, as_clock, clock_at, merge_states, wins
 from replication.models import CommentLink, IssueLink, LinkState, SyncControl
 from synchronizations.models import Role, Synchronization
+from synchronizations.services import synchronization_locked
 from synchronizations.states import InvitationStatus
 
 log = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
     """
     issue_pk = issue if isinstance(issue, int) else issue.pk
     with transaction.atomic():
-        sync = wire.sync_locked(synchronization.pk)
+        sync = synchronization_locked(synchronization.pk)
         if sync is None:
             return "not matching"
         current = (Issue.objects.select_related("project", "issue_type", "status", "priority", "assignee",
@@ -307,7 +308,7 @@ def issue_deleted_push(*, issue_id: str, skip_sync: str = "") -> None:
         if str(link.synchronization_id) == skip_sync:
             continue
         with transaction.atomic():
-            sync = wire.sync_locked(link.synchronization_id)
+            sync = synchronization_locked(link.synchronization_id)
             if sync is None or sync.status != InvitationStatus.ACTIVE or not link.mapping_id:
                 continue
             wire.send(sync, wire.ISSUE_STATE, _state_payload(link, None, link.mapping_id, {}, deleted=True))
@@ -321,7 +322,7 @@ def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: st
         if str(link.synchronization_id) == skip_sync:
             continue
         with transaction.atomic():
-            sync = wire.sync_locked(link.synchronization_id)
+            sync = synchronization_locked(link.synchronization_id)
             if sync is None:
                 continue
             link = IssueLink.objects.select_for_update().get(pk=link.pk)
@@ -678,7 +679,7 @@ def comment_state_apply(*, sync: Synchronization, sender: str, payload: dict[str
 def link_retry(*, link: IssueLink) -> IssueLink:
     """Retry an issue in error: apply what waits for it here, then send its latest state."""
     with transaction.atomic():
-        sync = wire.sync_locked(link.synchronization_id)
+        sync = synchronization_locked(link.synchronization_id)
         assert sync is not None
         link = IssueLink.objects.select_for_update().get(pk=link.pk)
         if CREATE_WAITING in link.pending:
@@ -714,7 +715,7 @@ def link_skip(*, link: IssueLink) -> IssueLink:
     """Skip what failed: the waiting incoming values are dropped, and local values that could not be
     sent are taken as sent; the issue syncs its next changes normally."""
     with transaction.atomic():
-        sync = wire.sync_locked(link.synchronization_id)
+        sync = synchronization_locked(link.synchronization_id)
         assert sync is not None
         link = IssueLink.objects.select_for_update().get(pk=link.pk)
         issue = Issue.objects.select_related("project", "issue_type", "status", "priority", "assignee",

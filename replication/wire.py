@@ -26,7 +26,7 @@ from rest_framework import serializers
 
 from invitations.kinds import Incoming, MessageKind, NotApplicable, kind_register
 from invitations.messages import Envelope, envelope_encode
-from invitations.outbox import link_locked, outbox_write, outbox_write_many
+from invitations.outbox import outbox_write, outbox_write_many
 from synchronizations.models import Synchronization
 
 ISSUE_STATE = "issue_state"
@@ -154,8 +154,8 @@ def _comment_state_apply(message: Incoming) -> str:
 
 
 def _locked(message: Incoming) -> Synchronization:
-    # The inbox holds the link's lock; the synchronization is locked next, the order issue_push and
-    # the admin's fixes take too (sync_locked), so the two never wait for each other crosswise.
+    # The inbox holds the link's lock; the synchronization is locked next, the order issue_push and the
+    # admin's fixes take too (synchronizations.services.synchronization_locked): never crosswise.
     sync = Synchronization.objects.select_for_update().select_related("scope").filter(pk=message.link_id).first()
     if sync is None:
         raise NotApplicable("this site holds no synchronization for this message")
@@ -230,12 +230,3 @@ def issue_state_merge(sent: dict[str, Any], new: dict[str, Any]) -> dict[str, An
     merged = {**new, "values": {**(sent.get("values") or {}), **(new.get("values") or {})}}
     return merged if message_size(ISSUE_STATE, merged) <= size_cap() else None
 
-
-def sync_locked(sync_id: Any) -> Synchronization | None:
-    """The synchronization, locked for the caller's transaction, after its link.
-
-    The inbox locks the link first and the synchronization in the kind's `apply`; a push that locked
-    them the other way round (the synchronization here, the link in outbox_write) could deadlock with it.
-    """
-    link_locked(sync_id)
-    return Synchronization.objects.select_for_update().select_related("scope").filter(pk=sync_id).first()

@@ -51,9 +51,21 @@ def _check(sync: Synchronization | None, event: Action) -> Any:
     return new
 
 
+def synchronization_locked(pk: Any) -> Synchronization | None:
+    """The synchronization (with its scope), locked for the caller's transaction, after its link.
+
+    Every transaction that locks a synchronization and writes to the outbox goes through here: the
+    inbox locks the link first too, so the two never wait crosswise (invitations.outbox.link_locked).
+    """
+    link_locked(pk)
+    return Synchronization.objects.select_for_update().select_related("scope").filter(pk=pk).first()
+
+
 def _locked(sync: Synchronization) -> Synchronization:
-    link_locked(sync.pk)  # the link first, as the inbox does (invitations.outbox.link_locked)
-    return Synchronization.objects.select_for_update().get(pk=sync.pk)
+    locked = synchronization_locked(sync.pk)
+    if locked is None:
+        raise Synchronization.DoesNotExist("Synchronization matching query does not exist.")
+    return locked
 
 
 def synchronization_send(sync: Synchronization, message_type: str, payload: dict[str, Any], user: User) -> None:
