@@ -4,7 +4,6 @@ Against the Redis the tests use (REDIS_URL), with a mark namespace of each test'
 """
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,11 +13,11 @@ import pytest
 from django.db import transaction
 from django.test import override_settings
 
-from invitations import outbox, transport
-from invitations.messages import BATCH_PATH
+from invitations import outbox
 from invitations.models import DeliveryState, OutboxMessage
 from invitations.tasks import deliver_message
 from tests.factories import BETA
+from tests.invitations.test_delivery import _partner
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,17 +58,10 @@ def test_the_partners_doorbell_delivers_what_is_due_even_when_its_own_message_we
     link_id = _link()
     rung, *others = [_write(link_id) for _ in range(3)]
     OutboxMessage.objects.filter(pk=rung.pk).update(state=DeliveryState.DELIVERED)
-    sent: list[str] = []
-
-    def partner(method: str, address: str, path: str, *, body: bytes, headers: dict[str, str]) -> Any:
-        ids = [m["id"] for m in json.loads(body)["messages"]] if path == BATCH_PATH else [json.loads(body)["id"]]
-        sent.extend(ids)
-        results = [{"id": i, "code": 200, "status": "applied"} for i in ids]
-        return transport.Response(200, json.dumps({"results": results} if path == BATCH_PATH else results[0]).encode())
-
-    with mock.patch.object(transport, "request", side_effect=partner):
+    patch, sent = _partner()  # the partner's inbox, as the delivery tests fake it
+    with patch:
         deliver_message(str(rung.pk), BETA)
-    assert sorted(sent) == sorted(str(m.pk) for m in others)
+    assert sorted(i for _path, ids in sent for i in ids) == sorted(str(m.pk) for m in others)
     assert set(OutboxMessage.objects.values_list("state", flat=True)) == {DeliveryState.DELIVERED}
 
 
