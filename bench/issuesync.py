@@ -1,6 +1,7 @@
 """Issue sync latency: edits made on alpha through Jira's REST API, applied on beta by issue sync.
 
     .venv/bin/python -m bench.issuesync [--edits 1000] [--issues 50] [--clients 4] [--broker redis|embedded]
+        [--profile DIR]
 
 Two live sites with one Active synchronization mapping ALPHA and BETA bugs (summary both ways).
 `--issues` issues are created on alpha and copied to beta first (not measured); then `--edits`
@@ -20,6 +21,7 @@ from typing import Any
 import requests
 
 from bench.common import pct, process_tree_rss, shell_json, summary, two_sites
+from bench.throughput import profiles_print, spies_start, spies_stop
 from sitectl import Site, wait_for
 from tests.live import Api, synchronization_accepted
 
@@ -84,7 +86,10 @@ def main() -> None:
     ap.add_argument("--issues", type=int, default=50)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--broker", default="redis", choices=["redis", "embedded"])
+    ap.add_argument("--profile", metavar="DIR",
+                    help="py-spy on alpha's web (the edits), alpha's worker and beta's web during the edits")
     args = ap.parse_args()
+    spied = (("alpha", "web"), ("alpha", "worker"), ("beta", "web"))
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with two_sites(args.broker) as sites:
         alpha, beta = sites["alpha"], sites["beta"]
@@ -105,6 +110,7 @@ def main() -> None:
             assert r.status_code == 204, r.text
             return (time.monotonic() - t) * 1000
 
+        spies = spies_start(sites, args.profile, spied) if args.profile else []
         t0 = time.monotonic()
         with ThreadPoolExecutor(args.clients) as pool:
             api_ms = list(pool.map(edit, range(args.edits)))
@@ -114,6 +120,7 @@ def main() -> None:
         last = {f"Edit {n}" for n in range(args.edits - len(keys), args.edits)}
         wait_for(lambda: last <= set(shell_json(beta, SUMMARIES.format(since=since))), timeout=600, interval=1,
                  what="the latest edit of every issue applied on beta")
+        spies_stop(spies)
         sent: dict[str, Any] = shell_json(alpha, SUMMARIES.format(since=since))
         applied: dict[str, Any] = shell_json(beta, SUMMARIES.format(since=since))
         lat = [(applied[v] - sent[v]) * 1000 for v in sent if v in applied]
@@ -140,6 +147,8 @@ def main() -> None:
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")
         print(f"  max peak RSS: {max(rss.values()) / 1024:.1f} MB (target < 200)")
         print(json.dumps({"p50": pct(lat, 50), "p99": pct(lat, 99), "max_rss_mb": max(rss.values()) / 1024}))
+    if args.profile:
+        profiles_print(args.profile, spied)
 
 
 if __name__ == "__main__":

@@ -125,8 +125,14 @@ OURS = ("invitations/", "synchronizations/", "mappings/", "jira/", "replication/
 STARTUP = "_find_and_load ("  # importing modules: the worker starting, not delivering
 
 
-def spies_start(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes]]:
-    """py-spy on alpha's worker (its thread pool) and beta's web (gunicorn and its workers), raw stacks to `out`."""
+SPIED = (("alpha", "worker"), ("beta", "web"))  # where a message's work is: alpha's worker sends, beta's web applies
+PROGRAMS = {"worker": "celery", "web": "gunicorn"}
+
+
+def spies_start(sites: dict[str, Site], out: str,
+                spied: tuple[tuple[str, str], ...] = SPIED) -> list[subprocess.Popen[bytes]]:
+    """py-spy on each (site, role) of `spied` (alpha's worker and its thread pool, beta's web and its gunicorn
+    workers by default), raw stacks to `out/site-role.txt`."""
     os.makedirs(out, exist_ok=True)
     spy = str(ROOT / ".venv" / "bin" / "py-spy")
 
@@ -134,14 +140,14 @@ def spies_start(sites: dict[str, Site], out: str) -> list[subprocess.Popen[bytes
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return program.encode() in fh.read()
 
-    for site, role, program in (("alpha", "worker", "celery"), ("beta", "web", "gunicorn")):
-        wait_for(lambda: started(sites[site].processes[role].pid, program), timeout=30,  # noqa: B023
+    for site, role in spied:
+        wait_for(lambda: started(sites[site].processes[role].pid, PROGRAMS[role]), timeout=30,  # noqa: B023
                  what=f"{site}'s {role} to start")
     return [subprocess.Popen([spy, "record", "--pid", str(sites[site].processes[role].pid), "--subprocesses",
                               "--nonblocking", "--rate", "200", "--format", "raw",
                               "--output", f"{out}/{site}-{role}.txt"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for site, role in (("alpha", "worker"), ("beta", "web"))]
+            for site, role in spied]
 
 
 def spies_stop(spies: list[subprocess.Popen[bytes]]) -> None:
@@ -151,10 +157,10 @@ def spies_stop(spies: list[subprocess.Popen[bytes]]) -> None:
         spy.wait(timeout=60)
 
 
-def profiles_print(out: str) -> None:
+def profiles_print(out: str, spied: tuple[tuple[str, str], ...] = SPIED) -> None:
     """The summary of what `spies_start` recorded into `out`."""
-    for name in ("alpha-worker", "beta-web"):
-        _profile_summary(f"{out}/{name}.txt", name)
+    for site, role in spied:
+        _profile_summary(f"{out}/{site}-{role}.txt", f"{site}-{role}")
 
 
 def _profile_summary(path: str, name: str, top: int = 25) -> None:
