@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -108,8 +109,8 @@ class JiraView(APIView):
             raise FieldErrors(messages=["The request body must be a JSON object."])
         return data
 
-    def issue(self, id_or_key: str) -> Issue:
-        issue = selectors.issue_get(id_or_key)
+    def issue(self, id_or_key: str, *, people: bool = True) -> Issue:
+        issue = selectors.issue_get(id_or_key, people=people)
         if issue is None:
             raise Http404(NOT_FOUND)
         return issue
@@ -378,11 +379,12 @@ class IssueDetail(JiraView):
                                           histories=histories))
 
     def put(self, request: Request, id_or_key: str, **kwargs: Any) -> Response:
-        issue = self.issue(id_or_key)
+        issue = self.issue(id_or_key, people=False)  # the edit reads it again under its lock
         data = self.body()
         update = data.get("update") or {}
         comments = _comment_adds(update)
-        with transaction.atomic():
+        # The edit and the comments it adds commit together; an edit alone is one transaction already.
+        with transaction.atomic() if comments else nullcontext():
             issue = services.issue_update(actor=self.actor, origin=self.origin, issue=issue,
                                           fields=data.get("fields") or {}, update=update, plain_text=self.plain_text)
             for body in comments:

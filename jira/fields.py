@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 
@@ -59,8 +60,37 @@ class FieldErrors(Exception):
         return bool(self.errors or self.messages)
 
 
-def custom_fields_by_id() -> dict[str, CustomField]:
-    return {cf.field_id: cf for cf in CustomField.objects.all()}
+V = TypeVar("V")
+
+
+class LazyMapping(Mapping[str, V]):
+    """A read-only mapping whose rows are loaded the first time a key outside `known` is asked for.
+
+    An edit of the summary never needs the site's custom fields; a call that names one reads them once.
+    """
+
+    def __init__(self, load: Callable[[], dict[str, V]], known: dict[str, V] | None = None) -> None:
+        self._load, self._known = load, known or {}
+        self._all: dict[str, V] | None = None
+
+    def _rows(self) -> dict[str, V]:
+        if self._all is None:
+            self._all = {**self._known, **self._load()}
+        return self._all
+
+    def __getitem__(self, key: str) -> V:
+        return self._known[key] if key in self._known else self._rows()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows())
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+
+def custom_fields_by_id() -> Mapping[str, CustomField]:
+    """The site's custom fields by id (`customfield_10001`), read when one is first looked up."""
+    return LazyMapping(lambda: {cf.field_id: cf for cf in CustomField.objects.all()})
 
 
 def _ref(value: Any) -> tuple[str, str] | None:

@@ -30,12 +30,15 @@ def with_people(issues: list[Issue]) -> list[Issue]:
     return issues
 
 
-def issue_get(id_or_key: str | int) -> Issue | None:
-    """An issue by its id (digits) or key (`ALPHA-12`, any case), with its people."""
+def issue_get(id_or_key: str | int, *, people: bool = True) -> Issue | None:
+    """An issue by its id (digits) or key (`ALPHA-12`, any case), with its people unless `people=False`
+    (a caller that only needs to find it, as an edit that reads it again under its lock)."""
     text = str(id_or_key).strip()
     qs = issues_all().order_by()  # one row by a unique column: no sort
     found = list(qs.filter(pk=int(text))[:1] if text.isdigit() else qs.filter(key=text.upper())[:1])
-    return with_people(found)[0] if found else None
+    if not found:
+        return None
+    return with_people(found)[0] if people else found[0]
 
 
 def issue_comments(issue: Issue) -> QuerySet[Comment]:

@@ -15,7 +15,7 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -212,7 +212,7 @@ def _memo(cache: dict[str, Any] | None, kind: str, value: Any, resolve: Callable
     return cache[key]
 
 
-def _clean(raw: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField], creating: bool,
+def _clean(raw: dict[str, Any], *, plain_text: bool, cfs: Mapping[str, CustomField], creating: bool,
            errors: FieldErrors, cache: dict[str, Any] | None = None) -> dict[str, Any]:
     """Stored values for the raw ones; problems go into `errors` by field id, as Jira reports them."""
     out: dict[str, Any] = {}
@@ -263,7 +263,7 @@ def _clean(raw: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField]
     return out
 
 
-def _assign(issue: Issue, values: dict[str, Any], cfs: dict[str, CustomField]) -> list[dict[str, Any]]:
+def _assign(issue: Issue, values: dict[str, Any], cfs: Mapping[str, CustomField]) -> list[dict[str, Any]]:
     """Set the values on the issue; return the changelog items of those that differ."""
     items: list[dict[str, Any]] = []
     for field_id, new in values.items():
@@ -328,7 +328,7 @@ def _next_numbers(project: Project, count: int) -> range:
 
 
 def _new_issue(values: dict[str, Any], *, actor: User | None, workflow: Workflow, number: int,
-               cfs: dict[str, CustomField], default_priority: Priority | None, now: datetime.datetime) -> Issue:
+               cfs: Mapping[str, CustomField], default_priority: Priority | None, now: datetime.datetime) -> Issue:
     project: Project = values["project"]
     issue = Issue(project=project, number=number, key=f"{project.key}-{number}", issue_type=values["issuetype"],
                   summary=values["summary"], status=workflow.initial_status, created=now, updated=now,
@@ -337,7 +337,7 @@ def _new_issue(values: dict[str, Any], *, actor: User | None, workflow: Workflow
     return issue
 
 
-def _create_values(fields: dict[str, Any], *, plain_text: bool, cfs: dict[str, CustomField],
+def _create_values(fields: dict[str, Any], *, plain_text: bool, cfs: Mapping[str, CustomField],
                    cache: dict[str, Any] | None = None) -> dict[str, Any]:
     errors = FieldErrors()
     raw = _collect(fields, {}, lambda _: None, errors)
@@ -414,9 +414,8 @@ def _locked(issue: Issue | int) -> Issue:
 def _changed(issue: Issue, items: list[dict[str, Any]], *, actor: User | None, origin: Origin,
              now: datetime.datetime) -> Changelog:
     issue.updated = now
-    issue.version = F("version") + 1  # type: ignore[assignment]
+    issue.version += 1  # the row is locked (`_locked`): no other writer between the read and this write
     issue.save()
-    issue.refresh_from_db(fields=["version"])
     return Changelog.objects.create(issue=issue, author=actor, created=now, origin_kind=str(origin.kind),
                                     origin_ref=origin.ref, items=items)
 

@@ -6,7 +6,7 @@ whether they call the public `https://NAME.atlassian.net` or the local `http://1
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -40,7 +40,7 @@ class Shaper:
 
     base: str  # e.g. http://127.0.0.1:8001
     version: str  # "2" or "3"
-    _custom: dict[str, CustomField] | None = field(default=None, repr=False)
+    _custom: Mapping[str, CustomField] | None = field(default=None, repr=False)
     # A page of issues names the same people, statuses and projects again and again: shape each once.
     _seen: dict[tuple[str, Any], Any] = field(default_factory=dict, repr=False)
 
@@ -59,7 +59,7 @@ class Shaper:
         return self.version != "3"
 
     @property
-    def custom(self) -> dict[str, CustomField]:
+    def custom(self) -> Mapping[str, CustomField]:
         if self._custom is None:
             self._custom = custom_fields_by_id()
         return self._custom

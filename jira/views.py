@@ -7,6 +7,7 @@ Views only parse what the browser sent and render: every change goes through `ji
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib import messages
@@ -109,7 +110,7 @@ def _custom_value(cf: CustomField, raw: str) -> Any:
     return raw  # text, number (a string the service parses), date (yyyy-mm-dd)
 
 
-def _fields_from(post: QueryDict, cfs: dict[str, CustomField], *, issue: Issue | None) -> dict[str, Any]:
+def _fields_from(post: QueryDict, cfs: Mapping[str, CustomField], *, issue: Issue | None) -> dict[str, Any]:
     """The Jira `fields` the create or edit form asks for. On edit, a description whose text did not
     change is left out, so a rich document is not flattened to plain paragraphs by saving the form."""
     fields: dict[str, Any] = {}
@@ -137,7 +138,7 @@ def _fields_from(post: QueryDict, cfs: dict[str, CustomField], *, issue: Issue |
     return fields
 
 
-def _form_values(issue: Issue | None, cfs: dict[str, CustomField]) -> dict[str, str]:
+def _form_values(issue: Issue | None, cfs: Mapping[str, CustomField]) -> dict[str, str]:
     """The form's initial text, for a new issue or from an existing one."""
     if issue is None:
         return {"priority": services.DEFAULT_PRIORITY}
@@ -157,7 +158,7 @@ def _form_values(issue: Issue | None, cfs: dict[str, CustomField]) -> dict[str, 
     return values
 
 
-def _form_context(values: dict[str, str], errors: FieldErrors | None, cfs: dict[str, CustomField]) -> dict[str, Any]:
+def _form_context(values: dict[str, str], errors: FieldErrors | None, cfs: Mapping[str, CustomField]) -> dict[str, Any]:
     errs = errors.errors if errors else {}
     custom = [{"id": fid, "name": cf.name, "type": cf.field_type, "options": cf.options,
                "value": values.get(fid, ""), "error": errs.get(fid, "")} for fid, cf in cfs.items()]

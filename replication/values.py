@@ -7,10 +7,12 @@ else by equal name; a value with no translation is not guessed (`Untranslatable`
 """
 from __future__ import annotations
 
+import collections.abc
 from typing import Any
 
 from django.contrib.auth.models import User
 
+from jira.fields import LazyMapping
 from jira.models import CustomField, Issue, Priority, Profile, Status
 from mappings.fields import OPTION_KINDS, site_fields
 from mappings.models import Mapping, sides
@@ -46,12 +48,14 @@ def read(issue: Issue, field_id: str) -> Any:
     return value
 
 
-def field_kinds() -> dict[str, dict[str, Any]]:
-    return {f["id"]: f for f in site_fields()}
+def field_kinds() -> collections.abc.Mapping[str, dict[str, Any]]:
+    """This site's fields by id; the custom fields are read only when one is asked for."""
+    fields = site_fields(custom=False)
+    return LazyMapping(lambda: {f["id"]: f for f in site_fields()}, known={f["id"]: f for f in fields})
 
 
 def translate(*, mapping: Mapping, role: str, local_field: str, partner_field: str, value: Any,
-              local_kinds: dict[str, dict[str, Any]]) -> Any:
+              local_kinds: collections.abc.Mapping[str, dict[str, Any]]) -> Any:
     """The partner's value of `partner_field` as a value of this site's `local_field`."""
     if value is None or value == [] or value == "":
         return value if local_field != "labels" else []
@@ -79,7 +83,7 @@ def translate(*, mapping: Mapping, role: str, local_field: str, partner_field: s
     return value
 
 
-def _options(field_id: str, local_kinds: dict[str, dict[str, Any]]) -> list[str]:
+def _options(field_id: str, local_kinds: collections.abc.Mapping[str, dict[str, Any]]) -> list[str]:
     if field_id == "priority":
         return list(Priority.objects.values_list("name", flat=True))
     if field_id == "status":
