@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -95,7 +96,7 @@ def _apply_together(messages: Sequence[Received], partner_key_id: str, partner_p
     envelopes = [m.envelope for m in messages]
     link_ids = sorted({e.synchronization_id for e in envelopes})
     results: list[Outcome | InboxRefusal] = []
-    with transaction.atomic():
+    with transaction.atomic(), _KindRun() as run:
         # Locked first, in id order: a concurrent delivery of these same messages may have committed
         # while we waited, so the duplicates are read after.
         links = {link.pk: link for link in Link.objects.select_for_update().filter(pk__in=link_ids).order_by("pk")}
@@ -128,6 +129,7 @@ def _apply_together(messages: Sequence[Received], partner_key_id: str, partner_p
                 results.append(refusal)
                 continue
             # else (a prior refusal): the sender's admin retries it; it is applied now if it applies now.
+            run.enter(kind)
             outcome, error = _apply(kind.apply, envelope)
             if prior is None:
                 last_received[stream] = advanced[stream] = envelope.sequence
@@ -151,6 +153,33 @@ def _apply_together(messages: Sequence[Received], partner_key_id: str, partner_p
                      f" of {envelope.stream}" if envelope.stream else "", envelope.sender,
                      envelope.synchronization_id, f": {result.error}" if result.error else "")
     return results
+
+
+class _KindRun:
+    """The `batch` context of the kind being applied, open across consecutive messages of that kind and
+    closed when a message of another kind applies (which may change what the context read)."""
+
+    def __init__(self) -> None:
+        self.kind: MessageKind | None = None
+        self.stack = ExitStack()
+
+    def enter(self, kind: MessageKind) -> None:
+        if kind is self.kind:
+            return
+        self.close()
+        self.kind = kind
+        if kind.batch is not None:
+            self.stack.enter_context(kind.batch())
+
+    def close(self) -> None:
+        self.stack.close()
+        self.kind = None
+
+    def __enter__(self) -> _KindRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _kind(envelope: Envelope) -> MessageKind:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,9 @@ class MessageKind:
     "absorbed" (acknowledged, nothing changed) or raises NotApplicable. `describe` gives the
     history's words for a payload (the product's, e.g. "Mapping saved"). `opens_link`: the kind
     that starts a link (the invitation), the only one accepted for a link this site does not know.
+    `batch`: entered around consecutive messages of this kind that one request applies together,
+    inside the inbox's transaction with their links locked, so that `apply` may read once what none
+    of them changes (for issue traffic: the synchronization's mappings and scope).
     """
 
     name: str
@@ -55,6 +59,7 @@ class MessageKind:
     label: str = ""
     opens_link: bool = False
     author: Callable[[dict[str, Any]], str] | None = None  # who made the change, when the payload says
+    batch: Callable[[], AbstractContextManager[Any]] | None = None
 
     @property
     def title(self) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from invitations import doorbells
@@ -45,6 +45,20 @@ def link_locked(link_id: uuid.UUID) -> None:
     Link.objects.select_for_update().filter(pk=link_id).values_list("pk", flat=True).first()
 
 
+def link_shared(link_id: uuid.UUID) -> None:
+    """Hold the link's row in share mode until the caller commits: any number of holders at once, while
+    whoever takes it with `link_locked` (the inbox, an admin's action, a mapping change) waits for them
+    all, and they for it.
+
+    For writers that only add to their own streams (an issue's changes): they need the link and its
+    synchronization not to change under them, not to exclude each other. PostgreSQL only; SQLite
+    serializes every writer anyway.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Link._meta.db_table} WHERE id = %s FOR SHARE", [link_id])
+
+
 def outbox_write(
     *, link_id: uuid.UUID, message_type: str, payload: dict[str, Any], stream: str = LIFECYCLE,
     created_by: str = "", merge: Merge | None = None,
@@ -76,12 +90,16 @@ def outbox_write(
 
 
 def _counter_locked(link_id: uuid.UUID, stream: str) -> LinkStream:
-    """The stream's counter row, locked until the caller commits (created on the stream's first message)."""
-    counter = LinkStream.objects.select_for_update().select_related("link").filter(
+    """The stream's counter row, locked until the caller commits (created on the stream's first message).
+
+    Only the counter's row: the link's own lock is the caller's (`link_locked`, or `link_shared` for
+    writers of issue streams, which would wait on each other here if this locked the link too).
+    """
+    counter = LinkStream.objects.select_for_update(of=("self",)).select_related("link").filter(
         link_id=link_id, stream=stream).first()
     if counter is None:
         counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
-        counter = LinkStream.objects.select_for_update().select_related("link").get(pk=counter.pk)
+        counter = LinkStream.objects.select_for_update(of=("self",)).select_related("link").get(pk=counter.pk)
     return counter
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from jira import services as jira
@@ -53,8 +54,8 @@ CREATE_WAITING = "__create__"  # in IssueLink.pending: a partner's create that c
 
 def app_user() -> User:
     """The account issue sync writes with (as the app's user in Jira Cloud)."""
-    user = User.objects.filter(username=APP_USERNAME).first()
-    if user is None:
+    user: User | None = _memoized(("app_user",), lambda: User.objects.filter(username=APP_USERNAME).first())
+    if user is None:  # (not remembered: a savepoint rolled back may take the new row with it)
         user, _ = User.objects.get_or_create(
             username=APP_USERNAME, defaults={"first_name": APP_DISPLAY_NAME, "email": "", "is_active": True})
         user.set_unusable_password()
@@ -74,7 +75,15 @@ def issue_url(key: str, site: str | None = None) -> str:
 
 
 def is_paused(sync: Synchronization) -> bool:
-    return SyncControl.objects.filter(synchronization=sync, paused=True).exists()
+    return bool(_memoized(("paused", sync.pk),
+                          lambda: SyncControl.objects.filter(synchronization=sync, paused=True).exists()))
+
+
+def _mapping_named(sync: Synchronization, mapping_id: Any) -> Mapping | None:
+    """The synchronization's mapping a partner's message names (deleted or disabled ones included)."""
+    found: Mapping | None = _memoized(("mapping", sync.pk, str(mapping_id)), lambda: Mapping.objects.filter(
+        pk=mapping_id, synchronization=sync).first())
+    return found
 
 
 def _goes(direction: str, role: str, *, outgoing: bool) -> bool:
@@ -112,10 +121,12 @@ _MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("replication_decisions", d
 
 @contextmanager
 def decisions_memoized() -> Iterator[None]:
-    """Inside the block, which mappings a synchronization has and what its scope shows are read once.
+    """Inside the block, what a synchronization's issues are decided by is read once: its mappings, what
+    its scope shows, whether it is paused, the app's account.
 
-    For a run's chunk: it holds the synchronization's lock, so neither its mappings (changed by the
-    inbox, under the same lock) nor its scope change meanwhile.
+    For a run's chunk, and for the inbox's consecutive issue messages (the kinds' `batch`): each holds
+    the synchronization's link (in share mode at least), so neither its mappings (changed by the inbox,
+    under the link's lock) nor its scope nor its pause (changed under the link's lock) change meanwhile.
     """
     token = _MEMO.set({})
     try:
@@ -135,9 +146,9 @@ def _memoized(key: Any, compute: Callable[[], Any]) -> Any:
 
 def _in_own_scope(sync: Synchronization, project: Project, issue_type_name: str) -> bool:
     scope = sync.scope
-    return bool(_memoized(("scope", sync.pk, project.pk, issue_type_name), lambda: (
-        scope.visible_projects().filter(pk=project.pk).exists()
-        and scope.visible_issue_types().filter(name=issue_type_name).exists())))
+    return bool(_memoized(("scope", sync.pk, project.pk, issue_type_name), lambda: (  # one query for both
+        scope.visible_projects().filter(pk=project.pk)
+        .filter(Exists(scope.visible_issue_types().filter(name=issue_type_name))).exists())))
 
 
 def _in_partner_scope(sync: Synchronization, project_key: str, issue_type_name: str) -> bool:
@@ -232,11 +243,13 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
     """
     issue_pk = issue if isinstance(issue, int) else issue.pk
     with transaction.atomic():
-        sync = synchronization_locked(synchronization.pk)
+        # Pushes of different issues run side by side; two of one issue take turns on its row.
+        sync = synchronization_locked(synchronization.pk, shared=True)
         if sync is None:
             return "not matching"
-        current = (Issue.objects.select_related("project", "issue_type", "status", "priority", "assignee",
-                                                "reporter").filter(pk=issue_pk).first())
+        current = (Issue.objects.select_for_update(of=("self",))
+                   .select_related("project", "issue_type", "status", "priority", "assignee", "reporter")
+                   .filter(pk=issue_pk).first())
         if current is None:
             return "not matching"
         link = IssueLink.objects.select_for_update().filter(synchronization=sync,
@@ -322,7 +335,7 @@ def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: st
         if str(link.synchronization_id) == skip_sync:
             continue
         with transaction.atomic():
-            sync = synchronization_locked(link.synchronization_id)
+            sync = synchronization_locked(link.synchronization_id, shared=True)  # the issue's link row: one at a time
             if sync is None:
                 continue
             link = IssueLink.objects.select_for_update().get(pk=link.pk)
@@ -428,8 +441,8 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
     """Apply the winning incoming field states to the local issue; (errors, the failed states)."""
     pairs = incoming_pairs(mapping, sync.role)
     kinds = values.field_kinds()
-    origin = _origin(sync)
     actor = app_user()
+    origin = Origin.partner_link(str(sync.id), user_id=actor.pk)
     errors: list[str] = []
     failed: dict[str, Any] = {}
     chosen: dict[str, tuple[Any, dict[str, Any], str]] = {}  # local field: (value, state, partner field)
@@ -457,13 +470,14 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
         chosen[local] = (value, state, partner_field)
     edits = {f: values.jira_input(f, v) for f, (v, _s, _p) in chosen.items()
              if f != "status" and values.read(issue, f) != v}
+    written: Issue | None = None  # the issue as the last write left it (its row read under that write's lock)
     if edits:
         try:
-            jira.issue_update(actor=actor, origin=origin, issue=issue.pk, fields=edits)
+            written = jira.issue_update(actor=actor, origin=origin, issue=issue.pk, fields=edits)
         except FieldErrors:
             for field, value in edits.items():  # one by one: the good ones still apply
                 try:
-                    jira.issue_update(actor=actor, origin=origin, issue=issue.pk, fields={field: value})
+                    written = jira.issue_update(actor=actor, origin=origin, issue=issue.pk, fields={field: value})
                 except FieldErrors as e:
                     errors.append(f"{field}: {e}")
                     failed[chosen[field][2]] = chosen[field][1]
@@ -480,8 +494,10 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
                 del chosen["status"]
             else:
                 for step in path:
-                    jira.issue_transition(actor=actor, origin=origin, issue=issue.pk, transition_id=step.pk)
-    issue.refresh_from_db()
+                    written = jira.issue_transition(actor=actor, origin=origin, issue=issue.pk,
+                                                    transition_id=step.pk)
+    if written is not None:
+        issue = written  # what was written, not a local edit committed since (that one is pushed on its own)
     for field, (_v, state, _p) in chosen.items():
         link.fields[field] = {"v": values.read(issue, field), "c": state.get("c")}
     return errors, failed
@@ -512,7 +528,7 @@ def _remote_link(sync: Synchronization, issue: Issue, sender: str, key: str, url
 def _link_mapping(sync: Synchronization, link: IssueLink) -> Mapping | None:
     if link.mapping_id is None:
         return None
-    return Mapping.objects.filter(pk=link.mapping_id, synchronization=sync).first()
+    return _mapping_named(sync, link.mapping_id)
 
 
 def _receivable(sync: Synchronization, mapping: Mapping | None) -> bool:
@@ -527,7 +543,7 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
     """
     link = IssueLink.objects.select_for_update().filter(
         synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"]).first()
-    mapping = Mapping.objects.filter(pk=payload["mapping_id"], synchronization=sync).first()
+    mapping = _mapping_named(sync, payload["mapping_id"])
     if link is None:
         if payload["origin_site"] != sender or payload["source_deleted"] or not _receivable(sync, mapping):
             log.info("issue state for %s@%s absorbed: nothing here to apply it to", payload["origin_issue_id"], sender)
@@ -733,8 +749,10 @@ def link_skip(*, link: IssueLink) -> IssueLink:
 
 
 def synchronization_pause(*, synchronization: Synchronization) -> None:
-    SyncControl.objects.update_or_create(synchronization=synchronization,
-                                         defaults={"paused": True, "paused_at": timezone.now()})
+    with transaction.atomic():
+        synchronization_locked(synchronization.pk)  # after what is applying or sending now, before the rest
+        SyncControl.objects.update_or_create(synchronization=synchronization,
+                                             defaults={"paused": True, "paused_at": timezone.now()})
 
 
 def synchronization_resume(*, synchronization: Synchronization) -> int:

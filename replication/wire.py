@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import uuid
+from contextlib import AbstractContextManager
 from typing import Any
 
 from django.conf import settings
@@ -153,6 +154,12 @@ def _comment_state_apply(message: Incoming) -> str:
     return str(comment_state_apply(sync=_locked(message), sender=message.sender, payload=message.payload))
 
 
+def _decisions_memoized() -> AbstractContextManager[None]:
+    from replication.services import decisions_memoized
+
+    return decisions_memoized()
+
+
 def _locked(message: Incoming) -> Synchronization:
     # The inbox holds the link's lock; the synchronization is locked next, the order issue_push and the
     # admin's fixes take too (synchronizations.services.synchronization_locked): never crosswise.
@@ -163,8 +170,10 @@ def _locked(message: Incoming) -> Synchronization:
 
 
 KINDS = [
-    MessageKind(ISSUE_STATE, IssueStatePayload, _issue_state_apply, _issue_words, label="Issue state"),
-    MessageKind(COMMENT_STATE, CommentStatePayload, _comment_state_apply, _comment_words, label="Comment state"),
+    MessageKind(ISSUE_STATE, IssueStatePayload, _issue_state_apply, _issue_words, label="Issue state",
+                batch=_decisions_memoized),
+    MessageKind(COMMENT_STATE, CommentStatePayload, _comment_state_apply, _comment_words, label="Comment state",
+                batch=_decisions_memoized),
     MessageKind(ISSUE_CONNECT, IssueConnectPayload, _issue_connect_apply, _connect_words, label="Connect issue"),
     MessageKind(ISSUE_CONNECTED, IssueConnectedPayload, _issue_connected_apply, _connected_words,
                 label="Issue connected"),

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from invitations.directory import ADDRESS_HINT, InvalidAddress, SiteDirectory, normalize_address
 from invitations.discovery import PARTNER_STATE_MAX_AGE_SECONDS, DiscoveryError, partner_discover
-from invitations.outbox import link_locked, link_open, outbox_write
+from invitations.outbox import link_locked, link_open, link_shared, outbox_write
 from issuesync.web import Refused
 from jira.models import IssueType, Project, SiteConfiguration
 from synchronizations.models import Role, Scope, Synchronization, SynchronizationType
@@ -51,12 +51,20 @@ def _check(sync: Synchronization | None, event: Action) -> Any:
     return new
 
 
-def synchronization_locked(pk: Any) -> Synchronization | None:
+def synchronization_locked(pk: Any, *, shared: bool = False) -> Synchronization | None:
     """The synchronization (with its scope), locked for the caller's transaction, after its link.
 
     Every transaction that locks a synchronization and writes to the outbox goes through here: the
     inbox locks the link first too, so the two never wait crosswise (invitations.outbox.link_locked).
+
+    `shared`: the link is held in share mode and the synchronization read, not locked, for a writer
+    that only adds to a stream of its own (an issue's changes) and needs the synchronization, its
+    scope and its mappings not to change meanwhile. Whatever changes them locks the link first, so it
+    waits; such writers do not wait for each other (each locks its own issue).
     """
+    if shared:
+        link_shared(pk)
+        return Synchronization.objects.select_related("scope").filter(pk=pk).first()
     link_locked(pk)
     return Synchronization.objects.select_for_update().select_related("scope").filter(pk=pk).first()
 
