@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, transaction
 
-from invitations.kinds import Incoming, MessageKind, NotApplicable, kind_get
+from invitations.kinds import LIFECYCLE, Incoming, MessageKind, NotApplicable, kind_get
 from invitations.messages import Envelope
 from invitations.models import InboundMessage, InboundOutcome, Link, LinkStream
+from invitations.outbox import links_locked
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,10 @@ def _apply_together(messages: Sequence[Received], partner_key_id: str, partner_p
     results: list[Outcome | InboxRefusal] = []
     with transaction.atomic(), _KindRun() as run:
         # Locked first, in id order: a concurrent delivery of these same messages may have committed
-        # while we waited, so the duplicates are read after.
-        links = {link.pk: link for link in Link.objects.select_for_update().filter(pk__in=link_ids).order_by("pk")}
+        # while we waited, so the duplicates are read after. Shared by requests of concurrent kinds'
+        # streams: two of them carrying the same message both try to record it, and the second's
+        # whole transaction rolls back on the record's key (then each message again on its own).
+        links = {link.pk: link for link in links_locked(link_ids, shared=_concurrent(envelopes))}
         previous = dict(InboundMessage.objects.filter(pk__in=[e.id for e in envelopes])
                         .values_list("pk", "outcome"))
         last_received = {
@@ -180,6 +183,12 @@ class _KindRun:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _concurrent(envelopes: Sequence[Envelope]) -> bool:
+    """Whether every message is of a `concurrent` kind, on a stream of its own (see MessageKind)."""
+    return all(e.stream != LIFECYCLE and (kind := kind_get(e.type)) is not None and kind.concurrent
+               for e in envelopes)
 
 
 def _kind(envelope: Envelope) -> MessageKind:

@@ -50,6 +50,10 @@ class MessageKind:
     `batch`: entered around consecutive messages of this kind that one request applies together,
     inside the inbox's transaction with their links locked, so that `apply` may read once what none
     of them changes (for issue traffic: the synchronization's mappings and scope).
+    `concurrent`: a request whose messages are all of such kinds, each on a stream of its own (not the
+    lifecycle), holds its links in share mode, so that requests for other streams of the same link
+    apply side by side; for kinds whose `apply` changes only what its stream names (an issue) and
+    locks that first. Anything that changes the link's own state still takes it exclusively.
     """
 
     name: str
@@ -60,6 +64,7 @@ class MessageKind:
     opens_link: bool = False
     author: Callable[[dict[str, Any]], str] | None = None  # who made the change, when the payload says
     batch: Callable[[], AbstractContextManager[Any]] | None = None
+    concurrent: bool = False
 
     @property
     def title(self) -> str:

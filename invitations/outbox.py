@@ -45,6 +45,15 @@ def link_locked(link_id: uuid.UUID) -> None:
     Link.objects.select_for_update().filter(pk=link_id).values_list("pk", flat=True).first()
 
 
+def links_locked(link_ids: list[uuid.UUID], *, shared: bool = False) -> list[Link]:
+    """The links, locked in id order until the caller commits: exclusively, or in share mode (`link_shared`)."""
+    if shared and connection.vendor == "postgresql":
+        table = Link._meta.db_table
+        return list(Link.objects.raw(f"SELECT * FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+                                     [list(link_ids)]))
+    return list(Link.objects.select_for_update().filter(pk__in=link_ids).order_by("pk"))
+
+
 def link_shared(link_id: uuid.UUID) -> None:
     """Hold the link's row in share mode until the caller commits: any number of holders at once, while
     whoever takes it with `link_locked` (the inbox, an admin's action, a mapping change) waits for them

@@ -243,17 +243,22 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
     """
     issue_pk = issue if isinstance(issue, int) else issue.pk
     with transaction.atomic():
-        # Pushes of different issues run side by side; two of one issue take turns on its row.
+        # Pushes of different issues run side by side; two of one issue take turns on its rows: its link
+        # first, as the inbox's apply does, then the issue (and its link again if it had none: a push
+        # that made it meanwhile went first).
         sync = synchronization_locked(synchronization.pk, shared=True)
         if sync is None:
             return "not matching"
+        link = IssueLink.objects.select_for_update().filter(synchronization=sync,
+                                                            local_issue_id=str(issue_pk)).first()
         current = (Issue.objects.select_for_update(of=("self",))
                    .select_related("project", "issue_type", "status", "priority", "assignee", "reporter")
                    .filter(pk=issue_pk).first())
         if current is None:
             return "not matching"
-        link = IssueLink.objects.select_for_update().filter(synchronization=sync,
-                                                            local_issue_id=str(issue_pk)).first()
+        if link is None:
+            link = IssueLink.objects.select_for_update().filter(synchronization=sync,
+                                                                local_issue_id=str(issue_pk)).first()
         mapping = mapping_for(sync, current)
         if mapping is None or is_paused(sync):
             if link is not None and link.state != LinkState.PAUSED and link.state != LinkState.ERROR:

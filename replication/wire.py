@@ -145,19 +145,28 @@ def _issue_connected_apply(message: Incoming) -> str:
 def _issue_state_apply(message: Incoming) -> str:
     from replication.services import issue_state_apply
 
-    return str(issue_state_apply(sync=_locked(message), sender=message.sender, payload=message.payload))
+    return str(issue_state_apply(sync=_read(message), sender=message.sender, payload=message.payload))
 
 
 def _comment_state_apply(message: Incoming) -> str:
     from replication.services import comment_state_apply
 
-    return str(comment_state_apply(sync=_locked(message), sender=message.sender, payload=message.payload))
+    return str(comment_state_apply(sync=_read(message), sender=message.sender, payload=message.payload))
 
 
 def _decisions_memoized() -> AbstractContextManager[None]:
     from replication.services import decisions_memoized
 
     return decisions_memoized()
+
+
+def _read(message: Incoming) -> Synchronization:
+    # An issue's or a comment's state (a concurrent kind): the inbox holds the link, in share mode at
+    # least, so nothing changes the synchronization meanwhile; the handler locks the issue's link row.
+    sync = Synchronization.objects.select_related("scope").filter(pk=message.link_id).first()
+    if sync is None:
+        raise NotApplicable("this site holds no synchronization for this message")
+    return sync
 
 
 def _locked(message: Incoming) -> Synchronization:
@@ -171,9 +180,9 @@ def _locked(message: Incoming) -> Synchronization:
 
 KINDS = [
     MessageKind(ISSUE_STATE, IssueStatePayload, _issue_state_apply, _issue_words, label="Issue state",
-                batch=_decisions_memoized),
+                batch=_decisions_memoized, concurrent=True),
     MessageKind(COMMENT_STATE, CommentStatePayload, _comment_state_apply, _comment_words, label="Comment state",
-                batch=_decisions_memoized),
+                batch=_decisions_memoized, concurrent=True),
     MessageKind(ISSUE_CONNECT, IssueConnectPayload, _issue_connect_apply, _connect_words, label="Connect issue"),
     MessageKind(ISSUE_CONNECTED, IssueConnectedPayload, _issue_connected_apply, _connected_words,
                 label="Issue connected"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import json
 import threading
@@ -19,7 +20,7 @@ from django.utils import timezone
 from invitations.inbox import Received, inbox_apply, inbox_apply_many
 from invitations.messages import Envelope
 from invitations.models import LinkStream, OutboxMessage
-from invitations.outbox import link_open
+from invitations.outbox import link_open, links_locked
 from jira import services as jira
 from jira.fields import FieldErrors
 from jira.models import Comment, Issue, IssueType, Project
@@ -475,3 +476,43 @@ def test_pushes_of_two_issues_go_side_by_side_while_whatever_locks_the_link_wait
         thread.join(30)
     assert errors == []
     assert sorted(p["key"] for p in _sent(sync)) == sorted([one.key, two.key])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_partners_requests_for_different_issues_apply_side_by_side_and_a_lifecycle_one_waits(
+    sync: Synchronization
+) -> None:
+    in_flight, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def other_request() -> None:  # another request of issue messages, holding the link as the inbox does
+        try:
+            with transaction.atomic():
+                links_locked([sync.pk], shared=True)
+                in_flight.set()
+                release.wait(10)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_request)
+    thread.start()
+    try:
+        assert in_flight.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            results = inbox_apply_many(messages=_edits_from_beta(sync, 200, 3, 1), enabled=True, **PARTNER_KEY)
+        assert [r.status for r in results] == ["applied"] * 3  # type: ignore[union-attr]
+        lifecycle = _edits_from_beta(sync, 300, 1, 1)[0]  # the same kind on the lifecycle stream: not concurrent
+        lifecycle = Received(dataclasses.replace(lifecycle.envelope, stream=""), lifecycle.body)
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            inbox_apply_many(messages=[lifecycle], enabled=True, **PARTNER_KEY)
+    finally:
+        release.set()
+        thread.join(30)
+    assert errors == []
+    assert IssueLink.objects.filter(synchronization=sync).count() == 3
