@@ -17,6 +17,7 @@ from tests.replication.conftest import Pair
 pytestmark = pytest.mark.live
 ALPHA = "https://alpha.atlassian.net"
 LABEL = "existing"
+RUN_ISSUES = 150  # a run of 15 chunks: long enough to be stopped, killed or restarted half-way
 MAKE_ISSUES = """
 import json
 made = []
@@ -138,23 +139,23 @@ def test_a_dry_run_then_create_missing_copies_each_issue_and_comment_once_and_ag
 
 
 def test_a_worker_killed_mid_run_ends_with_every_issue_and_comment_exactly_once(first: FirstSync) -> None:
-    made = first.existing("Killed", 300, 1)
+    made = first.existing("Killed", RUN_ISSUES, 1)
     run = first.start()
     wait_for(lambda: 0 < first.run(run["id"])["done"] < 100, timeout=60, interval=0.05, what="the run under way")
     alpha = first.pair.sites["alpha"]
     alpha.stop("worker", sig=signal.SIGKILL)
     mid = first.run(run["id"])
-    assert mid["state"] == "running" and mid["done"] < 300
+    assert mid["state"] == "running" and mid["done"] < RUN_ISSUES
     alpha.start("worker")
     done = first.finished(run["id"], timeout=240)  # the sweep takes the silent run over
-    assert done["state"] == "done" and done["created"] == 300 and done["failed"] == 0
+    assert done["state"] == "done" and done["created"] == RUN_ISSUES and done["failed"] == 0
     copies = first.copies(made)
-    assert len(copies) == 300 and first.beta_issues("Killed") == 300
+    assert len(copies) == RUN_ISSUES and first.beta_issues("Killed") == RUN_ISSUES
     assert set(first.comment_counts(list(copies.values())).values()) == {1}
 
 
 def test_a_site_restarted_mid_run_goes_on_where_it_was(first: FirstSync) -> None:
-    made = first.existing("Restarted", 300, 1)
+    made = first.existing("Restarted", RUN_ISSUES, 1)
     run = first.start()
     wait_for(lambda: 0 < first.run(run["id"])["done"] < 100, timeout=60, interval=0.05, what="the run under way")
     alpha = first.pair.sites["alpha"]
@@ -163,20 +164,20 @@ def test_a_site_restarted_mid_run_goes_on_where_it_was(first: FirstSync) -> None
     alpha.wait_healthy(timeout=60)
     first.pair.alpha = type(first.pair.alpha)(alpha)  # a new session: the old one's server is gone
     done = first.finished(run["id"], timeout=240)
-    assert done["state"] == "done" and done["created"] == 300 and done["failed"] == 0
+    assert done["state"] == "done" and done["created"] == RUN_ISSUES and done["failed"] == 0
     copies = first.copies(made)
-    assert len(copies) == 300 and first.beta_issues("Restarted") == 300
+    assert len(copies) == RUN_ISSUES and first.beta_issues("Restarted") == RUN_ISSUES
     assert set(first.comment_counts(list(copies.values())).values()) == {1}
 
 
 def test_cancel_leaves_no_issue_without_its_comments(first: FirstSync) -> None:
-    made = first.existing("Cancelled", 200, 3)
+    made = first.existing("Cancelled", RUN_ISSUES, 3)
     run = first.start()
     # (The issues of the earlier tests come first in id order: linked already, they are skipped.)
     wait_for(lambda: first.run(run["id"])["created"] > 0, timeout=60, interval=0.05, what="the first copies sent")
     first.admin("POST", f"/{first.base}/existing-issues/{run['id']}/cancel/")
     row = first.run(run["id"])
-    assert row["state"] == "cancelled" and 0 < row["created"] < 200
+    assert row["state"] == "cancelled" and 0 < row["created"] < RUN_ISSUES
     wait_for(lambda: not first.pair.rows("alpha", "SELECT 1 FROM invitations_outboxmessage WHERE synchronization_id = "
                                                   "%s AND state <> 'delivered' LIMIT 1", first.sync_id),
              timeout=120, what="what was sent delivered")
@@ -185,8 +186,8 @@ def test_cancel_leaves_no_issue_without_its_comments(first: FirstSync) -> None:
     assert set(first.comment_counts(list(copies.values())).values()) == {3}
     # The rest is copied by the next run, none twice.
     rest = first.finished(first.start()["id"], timeout=180)
-    assert rest["created"] == 200 - row["created"]
-    assert len(first.copies(made)) == 200 == first.beta_issues("Cancelled")
+    assert rest["created"] == RUN_ISSUES - row["created"]
+    assert len(first.copies(made)) == RUN_ISSUES == first.beta_issues("Cancelled")
 
 
 def test_connect_existing_links_equal_summaries_and_copies_nothing(first: FirstSync) -> None:
