@@ -587,7 +587,9 @@ def remote_link_upsert(*, actor: User | None, origin: Origin, issue: Issue | int
             for attr, value in values.items():
                 setattr(link, attr, value)
             link.save()
-        _touch(issue, timezone.now())
+        # Not an edit of the issue: someone editing it with the version they read (the summary in
+        # place, a PUT with expected_version) is not refused because Issue Sync linked it meanwhile.
+        Issue.objects.filter(pk=issue.pk).update(updated=timezone.now())
         _emit(IssueChange(IssueEvent.REMOTE_LINK_SAVED, issue, origin, remote_link=link))
     return link, created
 

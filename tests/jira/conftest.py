@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 from django.contrib.auth.models import User
 
+from jira import services
 from jira.models import CustomField, IssueType, Project
 
 
@@ -30,6 +31,7 @@ def site(db: None) -> Site:
     member = User.objects.create_user("member", "member@example.com", "member", first_name="Team",
                                       last_name="Member")
     other = User.objects.create_user("grace", "grace@example.com", "grace", first_name="Grace", last_name="Hopper")
+    services.priorities_ensure()  # a migration made them, but a test that flushed the database took them
     return Site(
         admin=admin, member=member, other=other,
         alpha=Project.objects.create(key="ALPHA", name="Alpha Platform"),

@@ -184,6 +184,19 @@ def test_a_remote_link_is_upserted_by_its_global_id(site: Site) -> None:
     assert RemoteLink.objects.get().title == "BETA-1 Crash"
 
 
+def test_an_edit_made_with_the_version_read_before_a_remote_link_was_added_goes_through(site: Site) -> None:
+    issue = _create(site)
+    read = Issue.objects.get(pk=issue.pk).version  # the issue view shows it; then Issue Sync links the copy
+    services.remote_link_upsert(actor=None, origin=Origin.partner_link("https://beta.atlassian.net"), issue=issue,
+                                global_id="beta:10002", url="https://beta.atlassian.net/browse/BETA-2", title="BETA-2")
+    edited = services.issue_update(actor=site.member, origin=Origin.person(site.member.pk), issue=issue,
+                                   fields={"summary": "Renamed in place"}, expected_version=read)
+    assert edited.summary == "Renamed in place" and edited.version == read + 1
+    with pytest.raises(FieldErrors, match="changed by someone else"):  # a real edit meanwhile still wins
+        services.issue_update(actor=site.member, origin=Origin.person(site.member.pk), issue=issue,
+                              fields={"summary": "Stale"}, expected_version=read)
+
+
 def test_bulk_create_reports_each_bad_issue_by_position(site: Site, changes: list[IssueChange]) -> None:
     good = {"fields": {"project": {"key": "ALPHA"}, "issuetype": {"name": "Task"}, "summary": "One"}}
     bad = {"fields": {"project": {"key": "ALPHA"}, "issuetype": {"name": "Task"}}}
