@@ -42,11 +42,14 @@ def link_locked(link_id: uuid.UUID) -> None:
     synchronization first and then wrote to the outbox would wait crosswise with the inbox (a deadlock),
     so every such transaction locks the link first: one order everywhere, link then synchronization.
     """
-    Link.objects.select_for_update().filter(pk=link_id).values_list("pk", flat=True).first()
+    links_locked([link_id])
 
 
 def links_locked(link_ids: list[uuid.UUID], *, shared: bool = False) -> list[Link]:
-    """The links, locked in id order until the caller commits: exclusively, or in share mode (`link_shared`)."""
+    """The links, locked in id order until the caller commits: exclusively, or in share mode (`link_shared`).
+
+    Share mode is PostgreSQL's; SQLite serializes every writer anyway (and ignores both).
+    """
     if shared and connection.vendor == "postgresql":
         table = Link._meta.db_table
         return list(Link.objects.raw(f"SELECT * FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",
@@ -60,12 +63,9 @@ def link_shared(link_id: uuid.UUID) -> None:
     all, and they for it.
 
     For writers that only add to their own streams (an issue's changes): they need the link and its
-    synchronization not to change under them, not to exclude each other. PostgreSQL only; SQLite
-    serializes every writer anyway.
+    synchronization not to change under them, not to exclude each other.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {Link._meta.db_table} WHERE id = %s FOR SHARE", [link_id])
+    links_locked([link_id], shared=True)
 
 
 def outbox_write(

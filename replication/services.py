@@ -244,7 +244,7 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
     issue_pk = issue if isinstance(issue, int) else issue.pk
     with transaction.atomic():
         # Pushes of different issues run side by side; two of one issue take turns on its rows: its link
-        # first, as the inbox's apply does, then the issue (and its link again if it had none: a push
+        # first, as the inbox's apply does, then the issue (and its link again before making one: a push
         # that made it meanwhile went first).
         sync = synchronization_locked(synchronization.pk, shared=True)
         if sync is None:
@@ -256,9 +256,6 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
                    .filter(pk=issue_pk).first())
         if current is None:
             return "not matching"
-        if link is None:
-            link = IssueLink.objects.select_for_update().filter(synchronization=sync,
-                                                                local_issue_id=str(issue_pk)).first()
         mapping = mapping_for(sync, current)
         if mapping is None or is_paused(sync):
             if link is not None and link.state != LinkState.PAUSED and link.state != LinkState.ERROR:
@@ -266,6 +263,9 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
                 link.save(update_fields=["state"])
             return "paused" if mapping is not None else "not matching"
         out = outgoing_pairs(mapping, sync.role)
+        if link is None and out:
+            link = IssueLink.objects.select_for_update().filter(synchronization=sync,
+                                                                local_issue_id=str(issue_pk)).first()
         created = link is None
         if link is None:
             if not out:

@@ -163,16 +163,14 @@ def _decisions_memoized() -> AbstractContextManager[None]:
 def _read(message: Incoming) -> Synchronization:
     # An issue's or a comment's state (a concurrent kind): the inbox holds the link, in share mode at
     # least, so nothing changes the synchronization meanwhile; the handler locks the issue's link row.
-    sync = Synchronization.objects.select_related("scope").filter(pk=message.link_id).first()
-    if sync is None:
-        raise NotApplicable("this site holds no synchronization for this message")
-    return sync
+    return _locked(message, lock=False)
 
 
-def _locked(message: Incoming) -> Synchronization:
+def _locked(message: Incoming, *, lock: bool = True) -> Synchronization:
     # The inbox holds the link's lock; the synchronization is locked next, the order issue_push and the
     # admin's fixes take too (synchronizations.services.synchronization_locked): never crosswise.
-    sync = Synchronization.objects.select_for_update().select_related("scope").filter(pk=message.link_id).first()
+    rows = Synchronization.objects.select_related("scope")
+    sync = (rows.select_for_update() if lock else rows).filter(pk=message.link_id).first()
     if sync is None:
         raise NotApplicable("this site holds no synchronization for this message")
     return sync
