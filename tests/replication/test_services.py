@@ -1,12 +1,13 @@
 """Issue sync's services on one site (alpha), with the partner's messages written as beta would send them."""
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
 import json
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -33,6 +34,7 @@ from replication.wire import COMMENT_STATE, ISSUE_STATE, issue_stream
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.services import synchronization_locked
 from synchronizations.states import InvitationStatus
+from tests.jira.test_rest import Api as RestApi
 
 pytestmark = pytest.mark.django_db
 ALPHA, BETA = "https://alpha.atlassian.net", "https://beta.atlassian.net"
@@ -392,14 +394,13 @@ PARTNER_KEY = {"partner_key_id": "k", "partner_public_key_pem": "pem"}
 def test_an_api_edit_and_its_push_are_25_queries(sync: Synchronization, admin: User, client: Client,
                                                   django_capture_on_commit_callbacks: Any) -> None:
     _, token = jira.api_token_create(user=admin, label="bench")
-    auth = "Basic " + base64.b64encode(f"admin@example.com:{token}".encode()).decode()
+    rest = RestApi(client, "admin@example.com", token)
     issue = _create(admin)
     services.issue_push(issue=issue.pk, synchronization=sync)  # the create; each edit then goes on its own
     for summary in ("Edited", "Edited again"):  # the first also notes when the token was last used
         OutboxMessage.objects.update(state="delivered", attempts=1)
         with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
-            r = client.put(f"/rest/api/3/issue/{issue.key}", {"fields": {"summary": summary}},
-                           content_type="application/json", HTTP_AUTHORIZATION=auth)
+            r = rest("put", f"issue/{issue.key}", {"fields": {"summary": summary}})
         assert r.status_code == 204, r.content
     sent = OutboxMessage.objects.filter(synchronization_id=sync.pk).order_by("created_at").last()
     assert sent is not None and sent.state != "delivered"  # the push wrote the edit's message
@@ -438,43 +439,56 @@ def test_a_partners_edits_applied_together_read_the_synchronizations_decisions_o
     assert len(nine) - len(one) <= 8 * 11, "\n".join(q["sql"][:120] for q in nine.captured_queries[:40])
 
 
-@pytest.mark.django_db(transaction=True)
-def test_pushes_of_two_issues_go_side_by_side_while_whatever_locks_the_link_waits_for_them(
-    sync: Synchronization, admin: User
-) -> None:
-    one, two = _create(admin, "One"), _create(admin, "Two")
-    pushed, release = threading.Event(), threading.Event()
+@contextmanager
+def _held_elsewhere(hold: Callable[[], Any]) -> Iterator[None]:
+    """`hold()` runs in another thread's transaction, which stays open (its locks held) for the block."""
+    held, release = threading.Event(), threading.Event()
     errors: list[BaseException] = []
 
-    def first_push() -> None:  # holds the link (shared) and its issue until it commits
+    def other() -> None:
         try:
             with transaction.atomic():
-                services.issue_push(issue=one.pk, synchronization=sync)
-                pushed.set()
+                hold()
+                held.set()
                 release.wait(10)
         except BaseException as e:  # noqa: BLE001 - reported below
             errors.append(e)
         finally:
             connection.close()
 
-    thread = threading.Thread(target=first_push)
+    thread = threading.Thread(target=other)
     thread.start()
     try:
-        assert pushed.wait(10)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '5s'")
-            # Did not wait (unchanged: each issue's create was pushed as it was made)
-            assert services.issue_push(issue=two.pk, synchronization=sync) == "unchanged"
-        # The inbox, an admin's action, a mapping change, a pause: they wait until the push commits.
-        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '200ms'")
-            synchronization_locked(sync.pk)
+        assert held.wait(10)
+        yield
     finally:
         release.set()
         thread.join(30)
     assert errors == []
+
+
+@contextmanager
+def _waiting_at_most(timeout: str) -> Iterator[None]:
+    """A transaction whose lock waits give up after `timeout` (PostgreSQL: 'lock timeout')."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{timeout}'")
+        yield
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pushes_of_two_issues_go_side_by_side_while_whatever_locks_the_link_waits_for_them(
+    sync: Synchronization, admin: User
+) -> None:
+    one, two = _create(admin, "One"), _create(admin, "Two")
+    # The first push holds the link (shared) and its issue until it commits.
+    with _held_elsewhere(lambda: services.issue_push(issue=one.pk, synchronization=sync)):
+        with _waiting_at_most("5s"):
+            # Did not wait (unchanged: each issue's create was pushed as it was made)
+            assert services.issue_push(issue=two.pk, synchronization=sync) == "unchanged"
+        # The inbox, an admin's action, a mapping change, a pause: they wait until the push commits.
+        with pytest.raises(OperationalError, match="lock timeout"), _waiting_at_most("200ms"):
+            synchronization_locked(sync.pk)
     assert sorted(p["key"] for p in _sent(sync)) == sorted([one.key, two.key])
 
 
@@ -482,37 +496,13 @@ def test_pushes_of_two_issues_go_side_by_side_while_whatever_locks_the_link_wait
 def test_a_partners_requests_for_different_issues_apply_side_by_side_and_a_lifecycle_one_waits(
     sync: Synchronization
 ) -> None:
-    in_flight, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def other_request() -> None:  # another request of issue messages, holding the link as the inbox does
-        try:
-            with transaction.atomic():
-                links_locked([sync.pk], shared=True)
-                in_flight.set()
-                release.wait(10)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append(e)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_request)
-    thread.start()
-    try:
-        assert in_flight.wait(10)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '5s'")
+    # Another request of issue messages, holding the link as the inbox does.
+    with _held_elsewhere(lambda: links_locked([sync.pk], shared=True)):
+        with _waiting_at_most("5s"):
             results = inbox_apply_many(messages=_edits_from_beta(sync, 200, 3, 1), enabled=True, **PARTNER_KEY)
         assert [r.status for r in results] == ["applied"] * 3  # type: ignore[union-attr]
         lifecycle = _edits_from_beta(sync, 300, 1, 1)[0]  # the same kind on the lifecycle stream: not concurrent
         lifecycle = Received(dataclasses.replace(lifecycle.envelope, stream=""), lifecycle.body)
-        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+        with pytest.raises(OperationalError, match="lock timeout"), _waiting_at_most("200ms"):
             inbox_apply_many(messages=[lifecycle], enabled=True, **PARTNER_KEY)
-    finally:
-        release.set()
-        thread.join(30)
-    assert errors == []
     assert IssueLink.objects.filter(synchronization=sync).count() == 3
