@@ -101,3 +101,38 @@ def process_tree_rss(site: Site) -> dict[str, int]:
             continue
         out[f"{site.name}/{role}/{comm}[{pid}]"] = hwm
     return out
+
+
+def named_cpu(*names: str) -> dict[str, float]:
+    """CPU time (user + system, seconds) of every process on the machine whose name is one of `names`,
+    summed by name: the shared servers (PostgreSQL, Redis) that no site's process group holds."""
+    ticks, out = os.sysconf("SC_CLK_TCK"), dict.fromkeys(names, 0.0)
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                head, _, rest = fh.read().rpartition(")")
+        except OSError:
+            continue
+        name, fields = head.partition("(")[2], rest.split()
+        if name in out:
+            out[name] += (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def cpu_by_role(sites: dict[str, Site]) -> dict[str, float]:
+    """CPU seconds so far of each site's roles (summed over their processes), PostgreSQL, Redis and this
+    process (the benchmark's own clients)."""
+    roles: dict[str, float] = {}
+    for site in sites.values():
+        for name, seconds in process_tree_cpu(site).items():
+            role = name.split("[")[0]
+            roles[role] = roles.get(role, 0.0) + seconds
+    times = os.times()
+    return {**roles, **named_cpu("postgres", "redis-server"), "benchmark": times.user + times.system}
+
+
+def cpu_per(before: dict[str, float], after: dict[str, float], count: int) -> str:
+    """Milliseconds of CPU per unit of work between two `cpu_by_role` readings, by role and in all."""
+    spent = {role: after[role] - before.get(role, 0.0) for role in after}
+    return (", ".join(f"{role} {s / count * 1000:.2f}" for role, s in sorted(spent.items()) if s > 0)
+            + f"; all {sum(spent.values()) / count * 1000:.2f} ms")

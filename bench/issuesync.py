@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from bench.common import pct, process_tree_rss, shell_json, summary, two_sites
+from bench.common import cpu_by_role, cpu_per, pct, process_tree_rss, shell_json, summary, two_sites
 from bench.throughput import profiles_print, spies_start, spies_stop
 from sitectl import Site, wait_for
 from tests.live import Api, synchronization_accepted
@@ -111,6 +111,7 @@ def main() -> None:
             return (time.monotonic() - t) * 1000
 
         spies = spies_start(sites, args.profile, spied) if args.profile else []
+        cpu_before = cpu_by_role(sites)
         t0 = time.monotonic()
         with ThreadPoolExecutor(args.clients) as pool:
             api_ms = list(pool.map(edit, range(args.edits)))
@@ -120,6 +121,7 @@ def main() -> None:
         last = {f"Edit {n}" for n in range(args.edits - len(keys), args.edits)}
         wait_for(lambda: last <= set(shell_json(beta, SUMMARIES.format(since=since))), timeout=600, interval=1,
                  what="the latest edit of every issue applied on beta")
+        cpu_after = cpu_by_role(sites)
         spies_stop(spies)
         sent: dict[str, Any] = shell_json(alpha, SUMMARIES.format(since=since))
         applied: dict[str, Any] = shell_json(beta, SUMMARIES.format(since=since))
@@ -142,6 +144,8 @@ def main() -> None:
         print(f"  message written -> applied on beta: {summary(to_apply)}")
         print(f"  {len(written)} messages, {sum(attempts)} sends, {sum(a > 1 for a in attempts)} sent more than once "
               f"(max {max(attempts, default=0)}); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print(f"  CPU per edit: {cpu_per(cpu_before, cpu_after, args.edits)} (the wait for the last edits "
+              "polls beta, a little of its web's time)")
         rss = {**process_tree_rss(alpha), **process_tree_rss(beta)}
         for name, kb in sorted(rss.items()):
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")
