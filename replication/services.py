@@ -197,20 +197,40 @@ def _clock_after(moment: datetime.datetime, floor: Any) -> list[str]:
     return clock
 
 
-def _local_change_times(issue: Issue, sync: Synchronization) -> dict[str, datetime.datetime]:
-    """When each field last changed on this site other than from this synchronization's partner."""
-    times: dict[str, datetime.datetime] = {}
-    rows = (Changelog.objects.filter(issue=issue).exclude(origin_kind="partner", origin_ref=str(sync.id))
-            .order_by("-created", "-pk").values_list("created", "items")[:200])
-    for created, items in rows:
-        for item in items or []:
-            times.setdefault(str(item.get("fieldId")), created)
-    return times
+class _ChangeTimes:
+    """When each field last changed on this site other than from this synchronization's partner.
+
+    Read from the issue's newest changelog rows on, a few at a time and only as far as a field asked for
+    needs (nearly always the newest row: the edit being sent), never more than the newest 200 rows.
+    """
+
+    PAGES = (8, 200)  # rows read in all after each read
+
+    def __init__(self, issue: Issue, sync: Synchronization) -> None:
+        self._rows = (Changelog.objects.filter(issue=issue).exclude(origin_kind="partner", origin_ref=str(sync.id))
+                      .order_by("-created", "-pk").values_list("created", "items"))
+        self._times: dict[str, datetime.datetime] = {}
+        self._read = 0
+        self._all_read = False
+
+    def get(self, field: str, default: datetime.datetime) -> datetime.datetime:
+        for upto in self.PAGES:
+            if field in self._times or self._all_read:
+                break
+            if upto <= self._read:
+                continue
+            rows = list(self._rows[self._read:upto])
+            for created, items in rows:
+                for item in items or []:
+                    self._times.setdefault(str(item.get("fieldId")), created)
+            self._all_read = len(rows) < upto - self._read
+            self._read = upto
+        return self._times.get(field, default)
 
 
 def _dirty_clock(issue: Issue, field: str, held: dict[str, Any] | None, sync: Synchronization,
-                 times: dict[str, datetime.datetime] | None = None) -> list[str]:
-    times = times if times is not None else _local_change_times(issue, sync)
+                 times: _ChangeTimes | None = None) -> list[str]:
+    times = times if times is not None else _ChangeTimes(issue, sync)
     return _clock_after(times.get(field, issue.created), held.get("c") if held else None)
 
 
@@ -276,7 +296,7 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
         elif link.state == LinkState.ERROR and link.error_where == settings.SITE_ADDRESS and not link.pending:
             return "waiting"  # this issue's later changes wait behind its error, then go as the latest state
         link.local_key = current.key
-        times: dict[str, datetime.datetime] | None = None
+        times: _ChangeTimes | None = None
         fields: dict[str, Any] = {}
         for local, _partner in out:
             value = values.read(current, local)
@@ -285,7 +305,7 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
                 if everything:
                     fields[local] = held
                 continue
-            times = times if times is not None else _local_change_times(current, sync)
+            times = times if times is not None else _ChangeTimes(current, sync)
             fields[local] = {"v": value, "c": _dirty_clock(current, local, held, sync, times)}
         was_paused = link.state == LinkState.PAUSED
         if not fields and not created and not everything:
@@ -451,7 +471,7 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
     errors: list[str] = []
     failed: dict[str, Any] = {}
     chosen: dict[str, tuple[Any, dict[str, Any], str]] = {}  # local field: (value, state, partner field)
-    times: dict[str, datetime.datetime] | None = None
+    times: _ChangeTimes | None = None
     for partner_field, state in incoming.items():
         local = pairs.get(partner_field)
         if local is None or not isinstance(state, dict):
@@ -459,7 +479,7 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
         held = link.fields.get(local)
         current = values.read(issue, local)
         if held is not None and held.get("v") != current:
-            times = times if times is not None else _local_change_times(issue, sync)
+            times = times if times is not None else _ChangeTimes(issue, sync)
             local_clock: Any = _dirty_clock(issue, local, held, sync, times)
         else:
             local_clock = held.get("c") if held else None

@@ -24,7 +24,7 @@ from invitations.models import LinkStream, OutboxMessage
 from invitations.outbox import link_open, links_locked
 from jira import services as jira
 from jira.fields import FieldErrors
-from jira.models import Comment, Issue, IssueType, Project
+from jira.models import Changelog, Comment, Issue, IssueType, Project
 from jira.signals import Origin
 from mappings.models import Mapping
 from replication import services
@@ -155,6 +155,23 @@ def test_changes_made_while_the_issues_message_waits_to_be_sent_join_it(sync: Sy
         ("Crash on start (iOS 18)", False), ({}, True)]
     assert list(OutboxMessage.objects.filter(synchronization_id=sync.pk).order_by("sequence")
                 .values_list("sequence", flat=True)) == [1, 2, 3]
+
+
+def test_a_change_sent_late_carries_the_time_it_was_made_however_many_edits_came_after(
+        sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    _on_its_way(sync)
+    services.synchronization_pause(synchronization=sync)
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Renamed"})
+    renamed = Changelog.objects.filter(issue=issue).latest("created", "pk").created
+    for n in range(12):  # more than a first read of the newest changelog rows takes
+        jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"labels": [f"l{n}"]})
+    services.synchronization_resume(synchronization=sync)
+    values = _sent(sync)[-1]["values"]
+    assert values["summary"] == {"v": "Renamed", "c": clock_at(renamed, ALPHA)}
+    assert values["labels"]["c"] == clock_at(Changelog.objects.filter(issue=issue).latest("created", "pk").created,
+                                             ALPHA)
 
 
 def test_it_never_sends_back_a_value_applied_from_the_partner(sync: Synchronization, admin: User) -> None:
