@@ -188,6 +188,27 @@ def test_it_never_sends_back_a_value_applied_from_the_partner(sync: Synchronizat
     assert link.partner_key == "BETA-9" and link.state == LinkState.IN_SYNC
 
 
+def test_a_local_value_that_beat_the_partners_still_goes_to_it_when_edited_back(
+        sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    _on_its_way(sync)
+
+    def edit(summary: str) -> datetime.datetime:  # committed, its push not run yet (as in the moment after commit)
+        jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": summary})
+        return Changelog.objects.filter(issue=issue).latest("created", "pk").created
+
+    renamed = edit("Renamed here")
+    between = issue.created + (renamed - issue.created) / 2  # after what was synchronized, before this edit
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"summary": _state("Renamed on beta", between)}))
+    issue.refresh_from_db()
+    assert issue.summary == "Renamed here"  # the later edit wins; beta now holds the older "Renamed on beta"
+    back = edit("Crash")  # back to the value synchronized before beta's edit
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "sent"
+    assert _sent(sync)[-1]["values"] == {"summary": {"v": "Crash", "c": clock_at(back, ALPHA)}}
+
+
 def test_an_older_value_loses_and_a_tie_goes_to_the_larger_site_address(sync: Synchronization, admin: User) -> None:
     issue = _create(admin)
     services.issue_push(issue=issue.pk, synchronization=sync)
