@@ -37,16 +37,16 @@ for created, items in rows.values_list("created", "items"):
 print(json.dumps(out))
 """
 # Each issue_state message alpha wrote in the run: its id, the summary it carries, when it was written,
-# how many times it was sent; and when beta applied each (its inbox's record).
+# how many times it was sent, when beta's answer was recorded; and when beta applied each (its inbox's record).
 WRITTEN = """
 import datetime, json
 from invitations.models import OutboxMessage
 rows = OutboxMessage.objects.filter(message_type="issue_state",
                                     created_at__gte=datetime.datetime.fromtimestamp({since}, datetime.UTC))
 out = {{}}
-for pk, body, created, attempts in rows.values_list("pk", "body", "created_at", "attempts"):
+for pk, body, created, attempts, done in rows.values_list("pk", "body", "created_at", "attempts", "delivered_at"):
     summary = json.loads(bytes(body))["payload"].get("values", {{}}).get("summary", {{}}).get("v")
-    out[str(pk)] = [summary, created.timestamp(), attempts]
+    out[str(pk)] = [summary, created.timestamp(), attempts, done and done.timestamp()]
 print(json.dumps(out))
 """
 APPLIED = """
@@ -138,10 +138,12 @@ def main() -> None:
         gaps = [(w[1] - sent[w[0]]) * 1000 for w in written.values() if w[0] in sent]
         to_write = [g for g in gaps if g >= 0]
         to_apply = [(received[i] - w[1]) * 1000 for i, w in written.items() if i in received]
+        answered = [(w[3] - w[1]) * 1000 for w in written.values() if w[3]]
         attempts = [w[2] for w in written.values()]
         print(f"  commit -> message written on alpha: {summary(to_write)}; "
               f"{len(gaps) - len(to_write)} messages took later edits while they waited unsent")
         print(f"  message written -> applied on beta: {summary(to_apply)}")
+        print(f"  message written -> beta's answer recorded on alpha: {summary(answered)}")
         print(f"  {len(written)} messages, {sum(attempts)} sends, {sum(a > 1 for a in attempts)} sent more than once "
               f"(max {max(attempts, default=0)}); load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print(f"  CPU per edit: {cpu_per(cpu_before, cpu_after, args.edits)} (the wait for the last edits "
