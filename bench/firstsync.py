@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from bench.common import process_tree_rss, shell_json, summary, two_sites
+from bench.common import cpu_by_role, cpu_per, process_tree_rss, shell_json, summary, two_sites
 from bench.issuesync import _rest
 from bench.throughput import profiles_print, spies_start, spies_stop
 from sitectl import Site, wait_for
@@ -167,6 +167,7 @@ def main() -> None:
         edits = EditProbe(alpha, beta, canary_key, str(copy_key))
         edits.start()
         spies = spies_start(sites, args.profile) if args.profile else []
+        cpu_before = cpu_by_role(sites)
         t0 = time.monotonic()
         r = a.post(runs, {"mapping": mapping})
         assert r.status_code == 201, r.text
@@ -185,6 +186,7 @@ def main() -> None:
         try:
             run = wait_for(done, timeout=6 * 3600, interval=0.5, what="the run to finish")
             elapsed = time.monotonic() - t0
+            cpu_after = cpu_by_role(sites)
         finally:
             spies_stop(spies)  # after the run's time is taken: py-spy writes its file as it stops
         probe.stop.set()
@@ -201,6 +203,8 @@ def main() -> None:
         print(f"  total {elapsed:.1f}s (start -> every message delivered and applied on beta): "
               f"{n / elapsed:.1f} issues/s, {(n + comments) / elapsed:.0f} issues+comments/s; "
               f"10,000 issues would take about {10000 / (n / elapsed) / 60:.1f} min (target <= 5)")
+        print(f"  CPU per issue (with its comments; the page and edit probes' share included): "
+              f"{cpu_per(cpu_before, cpu_after, n)}")
         print(f"  beta: {counts['issues']} issues (duplicates {counts['issues'] - n}), {counts['comments']} comments "
               f"(duplicates {counts['comments'] - comments}), links {counts['links']}, origins linked twice "
               f"{counts['origins_twice']}")
