@@ -21,9 +21,15 @@ COMMENT_EVENTS = (IssueEvent.COMMENT_CREATED, IssueEvent.COMMENT_UPDATED, IssueE
 
 
 def on_issue_changed(sender: Any, change: IssueChange, **kwargs: Any) -> None:
-    if change.event == IssueEvent.REMOTE_LINK_SAVED or not SiteConfiguration.load().is_enabled:
+    if change.event == IssueEvent.REMOTE_LINK_SAVED:
         return
     skip = change.origin.partner if change.origin.kind == OriginKind.PARTNER else ""
+    # A partner's change goes on only along the site's other synchronizations: most sites have none, and
+    # then neither the app's switch nor the issue's links need reading for each change applied.
+    if skip and not services.others_active(skip):
+        return
+    if not SiteConfiguration.load().is_enabled:
+        return
     if change.event == IssueEvent.DELETED:
         services.issue_deleted_push(issue_id=str(change.issue.pk), skip_sync=skip)
     elif change.event in COMMENT_EVENTS:

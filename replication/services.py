@@ -430,6 +430,11 @@ def comments_send(*, sync: Synchronization, link: IssueLink, comments: list[Comm
     return len(messages)
 
 
+def others_active(sync_id: str) -> bool:
+    """Whether the site has an active synchronization other than this one."""
+    return Synchronization.objects.filter(status=InvitationStatus.ACTIVE).exclude(pk=sync_id).exists()
+
+
 def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:
     """After any change of a local issue: push it along every active synchronization but the one it came from."""
     for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE):

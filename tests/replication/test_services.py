@@ -174,6 +174,34 @@ def test_a_change_sent_late_carries_the_time_it_was_made_however_many_edits_came
                                              ALPHA)
 
 
+def test_a_partners_change_goes_on_along_the_sites_other_synchronizations_only(
+        sync: Synchronization, admin: User, django_capture_on_commit_callbacks: Any) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+
+    def beta_edits(summary: str, at: datetime.datetime) -> None:
+        with django_capture_on_commit_callbacks(execute=True):  # the receiver runs, as after the inbox's commit
+            services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+                sync, ALPHA, str(issue.pk), {"summary": _state(summary, at)}))
+
+    with CaptureQueriesContext(connection) as alone:
+        beta_edits("Edited on beta", timezone.now() + LATER)
+    assert len(_sent(sync)) == 1  # never back to beta
+    # With no other active synchronization, the app's switch is not even read after the commit.
+    assert not any("jira_siteconfiguration" in q["sql"] for q in alone.captured_queries)
+    gamma = Synchronization.objects.create(
+        name="G", partner_address="https://gamma.atlassian.net", role=Role.INVITER, status=InvitationStatus.ACTIVE,
+        scope=Scope.objects.create(), partner_visible=sync.partner_visible)
+    link_open(link_id=gamma.pk, partner_address=gamma.partner_address, partner_key_id="k", partner_public_key_pem="pem")
+    mapping = _mapping(sync)
+    mapping.pk, mapping.synchronization = None, gamma
+    mapping.save()
+    beta_edits("Edited on beta again", timezone.now() + 2 * LATER)
+    assert len(_sent(sync)) == 1
+    (to_gamma,) = _sent(gamma)
+    assert to_gamma["values"]["summary"]["v"] == "Edited on beta again"
+
+
 def test_it_never_sends_back_a_value_applied_from_the_partner(sync: Synchronization, admin: User) -> None:
     issue = _create(admin)
     services.issue_push(issue=issue.pk, synchronization=sync)
