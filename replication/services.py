@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -171,7 +170,7 @@ def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
         if partner_type is None:
             continue
         try:
-            if not _memoized(("filter", mapping.filter), partial(filter_compile, mapping.filter))(_facts(issue)):
+            if not filter_compile(mapping.filter)(_facts(issue)):
                 continue
         except FilterError:
             continue
