@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Case, F, Q, Value, When, Window
-from django.db.models.functions import Length, RowNumber
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from invitations import signing, transport
@@ -271,34 +271,33 @@ def _claim(*, outbox_id: uuid.UUID | None = None, recipient: str | None = None
     with transaction.atomic():
         wanted = [pk for run in runs for pk in run]
         free = Q(state=DeliveryState.PENDING) | Q(state=DeliveryState.DELIVERING, claimed_until__lt=now)
-        # The sizes as locked: an unsent message may have been rewritten since (outbox_write's `merge`).
-        locked = dict(OutboxMessage.objects.filter(free, pk__in=wanted).select_for_update(skip_locked=True)
-                      .annotate(size=Length("body")).values_list("pk", "size"))
+        # Read whole as locked (an unsent message may have been rewritten since: outbox_write's `merge`), so
+        # that the claimed rows need no second read: they stay locked, and so free, until this commits.
+        locked = {m.pk: m for m in
+                  OutboxMessage.objects.filter(free, pk__in=wanted).select_for_update(skip_locked=True)}
         # Within the batch size and the partner's size cap (a lone message is sent whatever its size); a
         # stream is cut at the first row another worker got meanwhile, so nothing after a gap goes.
-        ids: list[uuid.UUID] = []
+        taken: list[OutboxMessage] = []
         total = BATCH_OVERHEAD_BYTES
         full = False
         for run in runs:
             for pk in run:
                 if pk not in locked:
                     break
-                total += (locked[pk] or 0) + 1
-                if ids and (len(ids) >= limit or total > settings.INBOUND_MAX_BODY_BYTES):
+                total += len(locked[pk].body or b"") + 1
+                if taken and (len(taken) >= limit or total > settings.INBOUND_MAX_BODY_BYTES):
                     full = True
                     break
-                ids.append(pk)
+                taken.append(locked[pk])
             if full:
                 break
-        OutboxMessage.objects.filter(free, pk__in=ids).update(
-            state=DeliveryState.DELIVERING, claim=claim,
-            claimed_until=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
-        )
+        lease_ends = now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+        OutboxMessage.objects.filter(pk__in=[m.pk for m in taken]).update(
+            state=DeliveryState.DELIVERING, claim=claim, claimed_until=lease_ends, attempts=F("attempts") + 1)
+    for m in taken:  # as the update left them
+        m.state, m.claim, m.claimed_until, m.attempts = DeliveryState.DELIVERING, claim, lease_ends, m.attempts + 1
     # In sequence order within each stream: the partner applies them in the order sent.
-    messages = list(OutboxMessage.objects.filter(claim=claim, state=DeliveryState.DELIVERING)
-                    .order_by("synchronization_id", "stream", "sequence"))
-    return claim, messages
+    return claim, sorted(taken, key=lambda m: (m.synchronization_id, m.stream, m.sequence))
 
 
 def _record(
