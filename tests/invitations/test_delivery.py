@@ -14,10 +14,12 @@ from unittest import mock
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from invitations import transport
 from invitations.delivery import outbox_deliver
+from invitations.keys import site_private_key
 from invitations.messages import BATCH_PATH, INBOX_PATH, envelope_encode
 from invitations.models import DeliveryState, OutboxMessage
 from synchronizations.models import Synchronization
@@ -403,3 +405,19 @@ def test_the_doorbells_of_messages_a_batch_already_delivered_end_without_a_query
         with django_assert_num_queries(1):
             assert outbox_deliver(outbox_id=other.pk) == {}
     assert len(sent) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_message_is_delivered_in_seven_statements() -> None:
+    message = _outbox(synchronization())
+    site_private_key()  # made once per site
+    patch, sent = _partner()
+    with patch, CaptureQueriesContext(connection) as queries:
+        outbox_deliver(outbox_id=message.pk, recipient=BETA)
+    statements = [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    # The partner's due streams, their heads, the lock (reading the rows whole), the claim, the site's key to
+    # sign with, (the send), the record; then the next round's due streams: none.
+    assert len(statements) <= 7, "\n".join(q[:100] for q in statements)
+    assert len(sent) == 1
+    message.refresh_from_db()
+    assert (message.state, message.attempts, message.claim) == (DeliveryState.DELIVERED, 1, None)
