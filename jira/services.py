@@ -21,7 +21,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from jira import fields as jf
@@ -505,15 +504,19 @@ def _comment_body(body: Any, plain_text: bool) -> dict[str, Any]:
 
 
 def _touch(issue: Issue, now: datetime.datetime) -> None:
-    Issue.objects.filter(pk=issue.pk).update(updated=now, version=F("version") + 1)
-    issue.refresh_from_db(fields=["updated", "version"])
+    """A comment changed: the issue's `updated` and edit version move (its row is locked: `_locked`)."""
+    issue.updated = now
+    issue.version += 1
+    Issue.objects.filter(pk=issue.pk).update(updated=now, version=issue.version)
 
 
 def comment_add(*, actor: User | None, origin: Origin, issue: Issue | int, body: Any,
-                plain_text: bool = False) -> Comment:
+                plain_text: bool = False, savepoint: bool = True) -> Comment:
+    """Add a comment. `savepoint=False`, for a caller already in a transaction that lets any error here
+    end it (or its own savepoint): no savepoint of its own, two statements fewer."""
     _check_actor(actor)
     doc = _comment_body(body, plain_text)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         issue = _locked(issue)
         now = timezone.now()
         comment = Comment.objects.create(issue=issue, author=actor, body=doc, created=now, updated=now)

@@ -708,7 +708,8 @@ def comment_state_apply(*, sync: Synchronization, sender: str, payload: dict[str
     doc = _comment_doc(payload["body"], payload["author"], sender)
     try:
         if cl is None or cl.comment_id is None:
-            comment = jira.comment_add(actor=actor, origin=origin, issue=link.issue_id, body=doc)
+            # Inside the inbox's savepoint for this message, which any error here rolls back to.
+            comment = jira.comment_add(actor=actor, origin=origin, issue=link.issue_id, body=doc, savepoint=False)
             cl = cl or CommentLink(link=link, origin_site=payload["comment_site"],
                                    origin_comment_id=payload["comment_id"])
             cl.comment = comment

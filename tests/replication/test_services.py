@@ -505,6 +505,27 @@ def test_a_partners_edits_applied_together_read_the_synchronizations_decisions_o
     assert len(nine) - len(one) <= 8 * 11, "\n".join(q["sql"][:120] for q in nine.captured_queries[:40])
 
 
+def test_a_partners_comment_is_copied_within_the_inboxs_savepoint_for_it(sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    services.app_user()  # made once per site
+    payload = {"origin_site": ALPHA, "origin_issue_id": str(issue.pk), "comment_site": BETA, "comment_id": "5",
+               "author": "Bea", "clock": clock_at(timezone.now(), BETA), "deleted": False,
+               "body": {"type": "doc", "version": 1, "content": []}}
+    message = Received(Envelope(
+        id=uuid.uuid4(), type=COMMENT_STATE, synchronization_id=sync.pk, sequence=1, sender=BETA, recipient=ALPHA,
+        created_at=timezone.now(), payload=payload, stream=issue_stream(ALPHA, str(issue.pk))), b"{}")
+    with CaptureQueriesContext(connection) as queries:
+        (result,) = inbox_apply_many(messages=[message], enabled=True, **PARTNER_KEY)
+    assert result.status == "applied" and Comment.objects.filter(issue=issue).count() == 1  # type: ignore[union-attr]
+    # One savepoint: the inbox's for this message, which any error in the copy rolls back to.
+    # The inbox's savepoints (its request's, here inside the test's transaction, and this message's), none of
+    # the copy's own: any error in it rolls back to the message's. Nothing read back that was just written.
+    assert sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries) == 2
+    assert not any(q["sql"].startswith('SELECT "jira_issue"."id", "jira_issue"."updated"')
+                   for q in queries.captured_queries)
+
+
 @contextmanager
 def _held_elsewhere(hold: Callable[[], Any]) -> Iterator[None]:
     """`hold()` runs in another thread's transaction, which stays open (its locks held) for the block."""
