@@ -487,22 +487,25 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
             local_clock: Any = _dirty_clock(issue, local, held, sync, times)
         else:
             local_clock = held.get("c") if held else None
+        won = wins(state.get("c"), local_clock)
+        # The local change wins, and the partner now holds this older one: remembered as what it holds, so
+        # the local value still goes to it, even once edited back to what was synchronized before (it would
+        # equal the remembered value, and never be sent: the sites would differ).
+        theirs = not won and held is not None and wins(state.get("c"), held.get("c"))
+        if not won and not theirs:
+            continue
         try:
             value = values.translate(mapping=mapping, role=sync.role, local_field=local, partner_field=partner_field,
                                      value=state.get("v"), local_kinds=kinds)
         except values.Untranslatable as e:
-            if wins(state.get("c"), local_clock):
+            if won:
                 errors.append(str(e))
                 failed[partner_field] = state
             continue
-        if not wins(state.get("c"), local_clock):
-            if held is not None and wins(state.get("c"), held.get("c")):
-                # The local change wins, and the partner now holds this older one: remembered as what it
-                # holds, so the local value still goes to it, even once edited back to what was synchronized
-                # before (it would equal the remembered value, and never be sent: the sites would differ).
-                link.fields[local] = {"v": value, "c": state.get("c")}
-            continue
-        chosen[local] = (value, state, partner_field)
+        if won:
+            chosen[local] = (value, state, partner_field)
+        else:
+            link.fields[local] = {"v": value, "c": state.get("c")}
     edits = {f: values.jira_input(f, v) for f, (v, _s, _p) in chosen.items()
              if f != "status" and values.read(issue, f) != v}
     written: Issue | None = None  # the issue as the last write left it (its row read under that write's lock)
