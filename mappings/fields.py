@@ -8,7 +8,9 @@ from synchronizations.fields import (  # noqa: F401 - the mapping pages read the
     PRIORITIES,
     STATUSES,
     SYSTEM_FIELDS,
+    custom_fields,
     site_fields,
+    system_fields,
 )
 
 # Which kinds may map to which: a value of the left kind can be written into the right kind.

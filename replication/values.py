@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 
 from jira.fields import LazyMapping
 from jira.models import CustomField, Issue, Priority, Profile, Status
-from mappings.fields import OPTION_KINDS, site_fields
+from mappings.fields import OPTION_KINDS, custom_fields, system_fields
 from mappings.models import Mapping, sides
 
 ACCOUNT_PREFIX = "712020:"
@@ -50,8 +50,7 @@ def read(issue: Issue, field_id: str) -> Any:
 
 def field_kinds() -> collections.abc.Mapping[str, dict[str, Any]]:
     """This site's fields by id; the custom fields are read only when one is asked for."""
-    fields = site_fields(custom=False)
-    return LazyMapping(lambda: {f["id"]: f for f in site_fields()}, known={f["id"]: f for f in fields})
+    return LazyMapping(lambda: {f["id"]: f for f in custom_fields()}, known={f["id"]: f for f in system_fields()})
 
 
 def translate(*, mapping: Mapping, role: str, local_field: str, partner_field: str, value: Any,

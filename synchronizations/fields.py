@@ -22,12 +22,17 @@ CUSTOM_KINDS = {"text": "text", "select": "option", "number": "number", "date": 
                 "labels": "labels"}
 
 
-def site_fields(*, custom: bool = True) -> list[dict[str, Any]]:
-    """This site's mappable fields, in the wire form partners receive (`custom=False`: the system ones)."""
-    fields = [{"id": fid, "name": name, "kind": kind, "options": options}
-              for fid, name, kind, options in SYSTEM_FIELDS]
-    if not custom:
-        return fields
-    fields += [{"id": f.field_id, "name": f.name, "kind": CUSTOM_KINDS[f.field_type], "options": list(f.options)}
-               for f in CustomField.objects.all()]
-    return fields
+def system_fields() -> list[dict[str, Any]]:
+    """Jira's system fields, in the wire form partners receive."""
+    return [{"id": fid, "name": name, "kind": kind, "options": options} for fid, name, kind, options in SYSTEM_FIELDS]
+
+
+def custom_fields() -> list[dict[str, Any]]:
+    """This site's custom fields, in the wire form partners receive."""
+    return [{"id": f.field_id, "name": f.name, "kind": CUSTOM_KINDS[f.field_type], "options": list(f.options)}
+            for f in CustomField.objects.all()]
+
+
+def site_fields() -> list[dict[str, Any]]:
+    """This site's mappable fields, in the wire form partners receive."""
+    return system_fields() + custom_fields()
