@@ -66,26 +66,38 @@ def summary(ms: list[float]) -> str:
             f"max={max(ms):.1f} mean={statistics.mean(ms):.1f} (ms)")
 
 
+def _processes() -> Iterator[tuple[str, str, list[str]]]:
+    """(pid, command name, fields of /proc/<pid>/stat after the command) of every process on the machine."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                head, _, rest = fh.read().rpartition(")")
+        except OSError:
+            continue
+        yield pid, head.partition("(")[2], rest.split()
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    """User + system CPU time of a process, from its /proc/<pid>/stat fields after the command."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _site_processes(site: Site) -> Iterator[tuple[str, str, list[str]]]:
     """(pid, role, fields of /proc/<pid>/stat after the command) of every process in the site's process groups."""
     groups = {p.pid: role for role, p in site.processes.items()}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
+    for pid, _, fields in _processes():
         if int(fields[2]) in groups:
             yield pid, groups[int(fields[2])], fields
 
 
 def process_tree_cpu(site: Site) -> dict[str, float]:
     """CPU time (user + system, seconds) of every process in each of the site's process groups."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    return {f"{site.name}/{role}[{pid}]": (int(fields[11]) + int(fields[12])) / ticks
-            for pid, role, fields in _site_processes(site)}
+    return {f"{site.name}/{role}[{pid}]": _cpu_seconds(fields) for pid, role, fields in _site_processes(site)}
+
+
+def group_cpu(group: int) -> float:
+    """CPU seconds of every process in a process group (an extra worker and its pool)."""
+    return sum(_cpu_seconds(fields) for _, _, fields in _processes() if int(fields[2]) == group)
 
 
 def process_tree_rss(site: Site) -> dict[str, int]:
@@ -106,16 +118,10 @@ def process_tree_rss(site: Site) -> dict[str, int]:
 def named_cpu(*names: str) -> dict[str, float]:
     """CPU time (user + system, seconds) of every process on the machine whose name is one of `names`,
     summed by name: the shared servers (PostgreSQL, Redis) that no site's process group holds."""
-    ticks, out = os.sysconf("SC_CLK_TCK"), dict.fromkeys(names, 0.0)
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                head, _, rest = fh.read().rpartition(")")
-        except OSError:
-            continue
-        name, fields = head.partition("(")[2], rest.split()
+    out = dict.fromkeys(names, 0.0)
+    for _, name, fields in _processes():
         if name in out:
-            out[name] += (int(fields[11]) + int(fields[12])) / ticks
+            out[name] += _cpu_seconds(fields)
     return out
 
 
@@ -124,9 +130,8 @@ def cpu_by_role(sites: dict[str, Site]) -> dict[str, float]:
     process (the benchmark's own clients)."""
     roles: dict[str, float] = {}
     for site in sites.values():
-        for name, seconds in process_tree_cpu(site).items():
-            role = name.split("[")[0]
-            roles[role] = roles.get(role, 0.0) + seconds
+        for _, role, fields in _site_processes(site):
+            roles[f"{site.name}/{role}"] = roles.get(f"{site.name}/{role}", 0.0) + _cpu_seconds(fields)
     times = os.times()
     return {**roles, **named_cpu("postgres", "redis-server"), "benchmark": times.user + times.system}
 

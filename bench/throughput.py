@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench import floor
-from bench.common import process_tree_cpu, process_tree_rss, shell_json, two_sites
+from bench.common import cpu_by_role, cpu_per, group_cpu, process_tree_rss, shell_json, two_sites
 from sitectl import ENTRYPOINT, ROOT, Site, processes_stop, wait_for
 
 CREATE = """
@@ -77,7 +77,7 @@ def main() -> None:
         with ThreadPoolExecutor(len(shares)) as pool:
             list(pool.map(lambda k: shell_json(alpha, CREATE.format(n=k)), shares))
         print(f"created {args.n} invitations in {time.monotonic() - t:.1f}s (worker stopped)")
-        cpu_before = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
+        cpu_before = cpu_by_role(sites)
         started = time.time()
         alpha.start("worker")
         spies = spies_start(sites, args.profile) if args.profile else []
@@ -86,10 +86,10 @@ def main() -> None:
             wait_for(lambda: shell_json(sites["beta"], COUNT) >= args.n, timeout=900, interval=2,
                      what="every message received")
         finally:
-            cpu_more = sum(_tree_cpu(p.pid) for p in more)
+            cpu_more = sum(group_cpu(p.pid) for p in more)
             processes_stop(more, timeout=20)
             spies_stop(spies)
-        cpu_after = {**process_tree_cpu(alpha), **process_tree_cpu(sites["beta"])}
+        cpu_after = {**cpu_by_role(sites), **({"more workers": cpu_more} if more else {})}
         first, last = shell_json(sites["beta"], SPAN)
         attempts = shell_json(alpha, ATTEMPTS)
         workers = f"pool={args.pool} concurrency={args.concurrency} workers per site={args.workers}"
@@ -103,15 +103,7 @@ def main() -> None:
               f"(first applied {first - started:.1f}s after the worker was started)")
         print(f"  delivery attempts: {attempts['a']} for {attempts['n']} messages")
         # The drain's CPU per message, by role (the polling shells above are not in these groups).
-        roles: dict[str, float] = {}
-        for name, seconds in cpu_after.items():
-            role = name.split("[")[0]
-            roles[role] = roles.get(role, 0.0) + seconds - cpu_before.get(name, 0.0)
-        if more:
-            roles["more workers"] = cpu_more
-        print("  CPU per message during the drain: " + ", ".join(
-            f"{role} {seconds / args.n * 1000:.2f} ms" for role, seconds in sorted(roles.items()))
-            + f"; all together {sum(roles.values()) / args.n * 1000:.2f} ms")
+        print(f"  CPU per message during the drain: {cpu_per(cpu_before, cpu_after, args.n)}")
         rss = {**process_tree_rss(alpha), **process_tree_rss(sites["beta"])}
         for name, kb in sorted(rss.items()):
             print(f"  {name:50s} {kb / 1024:7.1f} MB peak")
@@ -197,20 +189,6 @@ def _profile_summary(path: str, name: str, top: int = 25) -> None:
         print(f"  by {label}:")
         for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
             print(f"    {n / max(samples, 1) * 100:5.1f}%  {frame[:150]}")
-
-
-def _tree_cpu(group: int) -> float:
-    """CPU seconds of every process in a process group (an extra worker and its pool)."""
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 if __name__ == "__main__":
