@@ -52,11 +52,7 @@ def sync(admin: User) -> Synchronization:
     IssueType.objects.get_or_create(name="Bug")
     jira.priorities_ensure()
     jira.workflow_ensure(project=project)
-    sync = Synchronization.objects.create(
-        name="S", partner_address=BETA, role=Role.INVITER, status=InvitationStatus.ACTIVE,
-        scope=Scope.objects.create(),
-        partner_visible={"projects": [{"key": "BETA", "name": "Beta"}], "issue_types": [{"name": "Bug"}]})
-    link_open(link_id=sync.pk, partner_address=BETA, partner_key_id="k", partner_public_key_pem="pem")
+    sync = _active("S", BETA)
     Mapping.objects.create(
         synchronization=sync, name="Bugs", inviter_project="ALPHA", invitee_project="BETA",
         issue_types=[{"inviter": "Bug", "invitee": "Bug"}],
@@ -64,6 +60,16 @@ def sync(admin: User) -> Synchronization:
                      for f in ("summary", "description", "priority", "status", "labels")],
         value_maps={"priority": [{"inviter": "Highest", "invitee": "Blocker"}]}, comments="both",
         filter="labels != private", enabled=True, version=1, updated_at=timezone.now())
+    return sync
+
+
+def _active(name: str, partner: str) -> Synchronization:
+    """An active synchronization with `partner` (seeing BETA's bugs) and its link, as an accepted one."""
+    sync = Synchronization.objects.create(
+        name=name, partner_address=partner, role=Role.INVITER, status=InvitationStatus.ACTIVE,
+        scope=Scope.objects.create(),
+        partner_visible={"projects": [{"key": "BETA", "name": "Beta"}], "issue_types": [{"name": "Bug"}]})
+    link_open(link_id=sync.pk, partner_address=partner, partner_key_id="k", partner_public_key_pem="pem")
     return sync
 
 
@@ -88,6 +94,10 @@ def _from_beta(sync: Synchronization, origin_site: str, origin_id: str, values: 
     return {"origin_site": origin_site, "origin_issue_id": origin_id, "mapping_id": str(_mapping(sync).pk),
             "issue_id": issue_id, "key": key, "url": f"{BETA}/browse/{key}", "issue_type": "Bug",
             "values": values, "source_deleted": deleted}
+
+
+def _last_change_at(issue: Issue) -> datetime.datetime:
+    return Changelog.objects.filter(issue=issue).latest("created", "pk").created
 
 
 def _state(value: Any, at: datetime.datetime, site: str = BETA) -> dict[str, Any]:
@@ -164,14 +174,13 @@ def test_a_change_sent_late_carries_the_time_it_was_made_however_many_edits_came
     _on_its_way(sync)
     services.synchronization_pause(synchronization=sync)
     jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Renamed"})
-    renamed = Changelog.objects.filter(issue=issue).latest("created", "pk").created
+    renamed = _last_change_at(issue)
     for n in range(12):  # more than a first read of the newest changelog rows takes
         jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"labels": [f"l{n}"]})
     services.synchronization_resume(synchronization=sync)
     values = _sent(sync)[-1]["values"]
     assert values["summary"] == {"v": "Renamed", "c": clock_at(renamed, ALPHA)}
-    assert values["labels"]["c"] == clock_at(Changelog.objects.filter(issue=issue).latest("created", "pk").created,
-                                             ALPHA)
+    assert values["labels"]["c"] == clock_at(_last_change_at(issue), ALPHA)
 
 
 def test_a_partners_change_goes_on_along_the_sites_other_synchronizations_only(
@@ -189,10 +198,7 @@ def test_a_partners_change_goes_on_along_the_sites_other_synchronizations_only(
     assert len(_sent(sync)) == 1  # never back to beta
     # With no other active synchronization, the app's switch is not even read after the commit.
     assert not any("jira_siteconfiguration" in q["sql"] for q in alone.captured_queries)
-    gamma = Synchronization.objects.create(
-        name="G", partner_address="https://gamma.atlassian.net", role=Role.INVITER, status=InvitationStatus.ACTIVE,
-        scope=Scope.objects.create(), partner_visible=sync.partner_visible)
-    link_open(link_id=gamma.pk, partner_address=gamma.partner_address, partner_key_id="k", partner_public_key_pem="pem")
+    gamma = _active("G", "https://gamma.atlassian.net")
     mapping = _mapping(sync)
     mapping.pk, mapping.synchronization = None, gamma
     mapping.save()
@@ -224,7 +230,7 @@ def test_a_local_value_that_beat_the_partners_still_goes_to_it_when_edited_back(
 
     def edit(summary: str) -> datetime.datetime:  # committed, its push not run yet (as in the moment after commit)
         jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": summary})
-        return Changelog.objects.filter(issue=issue).latest("created", "pk").created
+        return _last_change_at(issue)
 
     renamed = edit("Renamed here")
     between = issue.created + (renamed - issue.created) / 2  # after what was synchronized, before this edit
@@ -476,15 +482,16 @@ def test_an_api_edit_and_its_push_are_25_queries(sync: Synchronization, admin: U
     assert len(queries) <= 25, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
+def _received(sync: Synchronization, kind: str, payload: dict[str, Any], stream: str, sequence: int) -> Received:
+    """A message from beta as the inbox takes it, signature already checked."""
+    return Received(Envelope(id=uuid.uuid4(), type=kind, synchronization_id=sync.pk, sequence=sequence, sender=BETA,
+                             recipient=ALPHA, created_at=timezone.now(), payload=payload, stream=stream), b"{}")
+
+
 def _edits_from_beta(sync: Synchronization, first: int, count: int, sequence: int) -> list[Received]:
-    out = []
-    for n in range(first, first + count):
-        payload = _from_beta(sync, BETA, str(n), {"summary": _state(f"Edit {n}.{sequence}", timezone.now())},
-                             issue_id=str(n), key=f"BETA-{n}")
-        out.append(Received(Envelope(
-            id=uuid.uuid4(), type=ISSUE_STATE, synchronization_id=sync.pk, sequence=sequence, sender=BETA,
-            recipient=ALPHA, created_at=timezone.now(), payload=payload, stream=issue_stream(BETA, str(n))), b"{}"))
-    return out
+    return [_received(sync, ISSUE_STATE, _from_beta(sync, BETA, str(n), {
+        "summary": _state(f"Edit {n}.{sequence}", timezone.now())}, issue_id=str(n), key=f"BETA-{n}"),
+        issue_stream(BETA, str(n)), sequence) for n in range(first, first + count)]
 
 
 def test_a_partners_edits_applied_together_read_the_synchronizations_decisions_once(sync: Synchronization) -> None:
@@ -512,13 +519,10 @@ def test_a_partners_comment_is_copied_within_the_inboxs_savepoint_for_it(sync: S
     payload = {"origin_site": ALPHA, "origin_issue_id": str(issue.pk), "comment_site": BETA, "comment_id": "5",
                "author": "Bea", "clock": clock_at(timezone.now(), BETA), "deleted": False,
                "body": {"type": "doc", "version": 1, "content": []}}
-    message = Received(Envelope(
-        id=uuid.uuid4(), type=COMMENT_STATE, synchronization_id=sync.pk, sequence=1, sender=BETA, recipient=ALPHA,
-        created_at=timezone.now(), payload=payload, stream=issue_stream(ALPHA, str(issue.pk))), b"{}")
+    message = _received(sync, COMMENT_STATE, payload, issue_stream(ALPHA, str(issue.pk)), 1)
     with CaptureQueriesContext(connection) as queries:
         (result,) = inbox_apply_many(messages=[message], enabled=True, **PARTNER_KEY)
     assert result.status == "applied" and Comment.objects.filter(issue=issue).count() == 1  # type: ignore[union-attr]
-    # One savepoint: the inbox's for this message, which any error in the copy rolls back to.
     # The inbox's savepoints (its request's, here inside the test's transaction, and this message's), none of
     # the copy's own: any error in it rolls back to the message's. Nothing read back that was just written.
     assert sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries) == 2
