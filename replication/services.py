@@ -65,8 +65,9 @@ def app_user() -> User:
     return user
 
 
-def _origin(sync: Synchronization) -> Origin:
-    return Origin.partner_link(str(sync.id), user_id=app_user().pk)
+def _origin(sync: Synchronization, actor: User | None = None) -> Origin:
+    """A change applied from the synchronization's partner, written by the app's account (`actor`, if read)."""
+    return Origin.partner_link(str(sync.id), user_id=(actor or app_user()).pk)
 
 
 def issue_url(key: str, site: str | None = None) -> str:
@@ -471,7 +472,7 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
     pairs = incoming_pairs(mapping, sync.role)
     kinds = values.field_kinds()
     actor = app_user()
-    origin = Origin.partner_link(str(sync.id), user_id=actor.pk)
+    origin = _origin(sync, actor)
     errors: list[str] = []
     failed: dict[str, Any] = {}
     chosen: dict[str, tuple[Any, dict[str, Any], str]] = {}  # local field: (value, state, partner field)
@@ -649,7 +650,7 @@ def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: 
     summary = str(summary_state["v"]) if summary_state and summary_state.get("v") else payload["key"]
     actor = app_user()
     try:
-        issue = jira.issue_create(actor=actor, origin=_origin(sync), fields={
+        issue = jira.issue_create(actor=actor, origin=_origin(sync, actor), fields={
             "project": {"key": project.key}, "issuetype": {"name": type_name}, "summary": summary[:255]})
     except FieldErrors as e:
         # No copy yet: the link holds the create (and later values merge into it) until Retry.
@@ -695,7 +696,8 @@ def comment_state_apply(*, sync: Synchronization, sender: str, payload: dict[str
         link=link, origin_site=payload["comment_site"], origin_comment_id=payload["comment_id"]).first()
     if cl is not None and not wins(payload["clock"], cl.clock or None):
         return "absorbed"  # a repeat, or older than what is shown
-    origin, actor = _origin(sync), app_user()
+    actor = app_user()
+    origin = _origin(sync, actor)
     if payload["deleted"]:
         if cl is not None and cl.comment_id is not None:
             comment = Comment.objects.filter(pk=cl.comment_id).first()
