@@ -22,7 +22,7 @@ import requests
 
 from bench.common import cpu_by_role, cpu_per, process_tree_rss, shell_json, summary, two_sites
 from bench.issuesync import _rest
-from bench.throughput import profiles_print, spies_start, spies_stop
+from bench.profile import profiles_print, spies_start, spies_stop
 from sitectl import Site, wait_for
 from tests.live import Api, admin_session, synchronization_accepted
 

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from bench.common import cpu_by_role, cpu_per, pct, process_tree_rss, shell_json, summary, two_sites
-from bench.throughput import profiles_print, spies_start, spies_stop
+from bench.profile import profiles_print, spies_start, spies_stop
 from sitectl import Site, wait_for
 from tests.live import Api, synchronization_accepted
 
