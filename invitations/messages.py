@@ -9,6 +9,7 @@ are registered by the apps that own them (invitations.kinds).
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,11 +41,28 @@ class EnvelopeSerializer(serializers.Serializer):
         kind = kind_get(attrs["type"])
         if kind is None:
             raise serializers.ValidationError({"type": f"{attrs['type']!r} is not a kind of message this site knows"})
-        payload = kind.payload(data=attrs["payload"])
-        if not payload.is_valid():
-            raise serializers.ValidationError({"payload": payload.errors})
-        attrs["payload"] = payload.validated_data
+        try:
+            attrs["payload"] = _validator(kind.payload).run_validation(attrs["payload"])
+        except serializers.ValidationError as e:
+            raise serializers.ValidationError({"payload": e.detail}) from e
         return attrs
+
+
+_validators = threading.local()
+
+
+def _validator(cls: type[serializers.Serializer]) -> serializers.Serializer:
+    """This thread's instance of a wire serializer, made once and used for every message it validates.
+
+    A new DRF serializer deep-copies its declared fields (for an invitation's nested lists, twice the
+    time the validation itself takes); `run_validation` keeps nothing of one message for the next,
+    except a nested list's `initial_data` while it runs, hence one instance per thread, never shared.
+    """
+    made: dict[type[serializers.Serializer], serializers.Serializer] = _validators.__dict__.setdefault("made", {})
+    instance = made.get(cls)
+    if instance is None:
+        instance = made[cls] = cls()
+    return instance
 
 
 @dataclass(frozen=True)
@@ -115,10 +133,11 @@ def _json_object(body: bytes) -> dict[str, Any]:
 def envelope_from(data: Any) -> Envelope:
     if not isinstance(data, dict):
         raise MalformedMessage("the message is not a JSON object")
-    s = EnvelopeSerializer(data=data)
-    if not s.is_valid():
-        raise MalformedMessage(f"the message is not valid: {json.dumps(s.errors)}")
-    return Envelope(**s.validated_data)
+    try:
+        validated = _validator(EnvelopeSerializer).run_validation(data)
+    except serializers.ValidationError as e:
+        raise MalformedMessage(f"the message is not valid: {json.dumps(e.detail)}") from e
+    return Envelope(**validated)
 
 
 @dataclass(frozen=True)
