@@ -145,7 +145,8 @@ if DATABASE_URL:
     # more than running them (an issue's row with its project, type, status, priority and people: about
     # 4 ms to plan, 0.1 ms to run). Connections live CONN_MAX_AGE, so a prepared query is planned once
     # per connection. Measured in docs/benchmarks.md ("prepared queries").
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 2}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
