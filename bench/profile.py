@@ -1,4 +1,8 @@
-"""py-spy on the live sites' processes during a benchmark (`--profile DIR`), and where the busy samples are."""
+"""py-spy on the live sites' processes during a benchmark (`--profile DIR`), and where the busy samples are.
+
+With BENCH_PROFILE_GIL=1 in the environment, py-spy samples only the thread holding the GIL (`--gil`):
+Python's own CPU time, without the waits on a socket or a lock that the busy samples may count.
+"""
 from __future__ import annotations
 
 import os
@@ -33,6 +37,7 @@ def spies_start(sites: dict[str, Site], out: str,
                  what=f"{site}'s {role} to start")
     return [subprocess.Popen([spy, "record", "--pid", str(sites[site].processes[role].pid), "--subprocesses",
                               "--nonblocking", "--rate", "200", "--format", "raw",
+                              *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") == "1" else []),
                               "--output", f"{out}/{site}-{role}.txt"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for site, role in spied]
