@@ -12,8 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Case, F, Q, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from invitations import signing, transport
@@ -242,16 +241,14 @@ def _claim(*, outbox_id: uuid.UUID | None = None, recipient: str | None = None
     # Each stream's first undelivered messages, in sequence order: (id, held by a live claim, waiting for
     # its backoff).
     undelivered: dict[tuple[uuid.UUID, str], list[tuple[uuid.UUID, bool, bool]]] = {}
-    in_streams = Q()
-    for sync_id, stream in streams:
-        in_streams |= Q(synchronization_id=sync_id, stream=stream)
-    first = Window(RowNumber(), partition_by=[F("synchronization_id"), F("stream")], order_by=F("sequence").asc())
-    for pk, sync_id, stream, state, claimed_until, next_attempt_at in (
-        OutboxMessage.objects.filter(in_streams, recipient=recipient,
-                                     state__in=[DeliveryState.PENDING, DeliveryState.DELIVERING])
-        .annotate(place=first).filter(place__lte=limit).order_by("sequence")
-        .values_list("pk", "synchronization_id", "stream", "state", "claimed_until", "next_attempt_at")
-    ):
+    wanted_streams = set(streams)
+    # The streams' links and names, each list once: the rows of other pairs this adds (a stream name two of
+    # the links share) are dropped below.
+    for row in _undelivered(recipient, {s for s, _ in streams}, {name for _, name in streams}, limit):
+        pk, sync_id, stream = row.pk, row.synchronization_id, row.stream
+        state, claimed_until, next_attempt_at = row.state, row.claimed_until, row.next_attempt_at
+        if (sync_id, stream) not in wanted_streams:
+            continue
         held = state == DeliveryState.DELIVERING and claimed_until is not None and claimed_until >= now
         undelivered.setdefault((sync_id, stream), []).append(
             (pk, held, state == DeliveryState.PENDING and next_attempt_at > now))
@@ -298,6 +295,29 @@ def _claim(*, outbox_id: uuid.UUID | None = None, recipient: str | None = None
         m.state, m.claim, m.claimed_until, m.attempts = DeliveryState.DELIVERING, claim, lease_ends, m.attempts + 1
     # In sequence order within each stream: the partner applies them in the order sent.
     return claim, sorted(taken, key=lambda m: (m.synchronization_id, m.stream, m.sequence))
+
+
+# Each of the streams' first `limit` undelivered messages, in sequence order. Written out: the ORM builds a
+# filtered window as a subquery with its expressions replaced, a third of a claim's CPU time. Portable SQL
+# (PostgreSQL, SQLite); the values go through the fields' converters (RawQuerySet).
+_UNDELIVERED = """
+SELECT id, synchronization_id, stream, state, claimed_until, next_attempt_at FROM (
+    SELECT id, synchronization_id, stream, state, claimed_until, next_attempt_at, sequence,
+           ROW_NUMBER() OVER (PARTITION BY synchronization_id, stream ORDER BY sequence) AS place
+    FROM {table}
+    WHERE recipient = %s AND state IN (%s, %s) AND synchronization_id IN ({links}) AND stream IN ({names})
+) AS undelivered WHERE place <= %s ORDER BY sequence
+"""
+
+
+def _undelivered(recipient: str, links: set[uuid.UUID], names: set[str], limit: int) -> Iterator[OutboxMessage]:
+    link_field = OutboxMessage._meta.get_field("synchronization_id")
+    connection = connections[OutboxMessage.objects.db]
+    sql = _UNDELIVERED.format(table=connection.ops.quote_name(OutboxMessage._meta.db_table),
+                              links=", ".join(["%s"] * len(links)), names=", ".join(["%s"] * len(names)))
+    params = [recipient, DeliveryState.PENDING, DeliveryState.DELIVERING,
+              *(link_field.get_db_prep_value(link, connection) for link in links), *names, limit]
+    return iter(OutboxMessage.objects.raw(sql, params))
 
 
 def _record(
