@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Q, Subquery, Value, When
 from django.utils import timezone
 
 from invitations import signing, transport
@@ -221,21 +221,24 @@ def _claim(*, outbox_id: uuid.UUID | None = None, recipient: str | None = None
     a live worker extends it while it sends, `_lease_kept`).
     """
     claim = uuid.uuid4()
-    if recipient is None:
-        assert outbox_id is not None
-        recipient = (OutboxMessage.objects.filter(due_messages(), pk=outbox_id)
-                     .values_list("recipient", flat=True).first())
-        if recipient is None:
-            return claim, []
     now = timezone.now()
     limit = batch_limit()
+    partner: str | Subquery = recipient or ""
+    if recipient is None:
+        assert outbox_id is not None
+        partner = Subquery(OutboxMessage.objects.filter(pk=outbox_id).values("recipient")[:1])
     due = list(
-        OutboxMessage.objects.filter(due_messages(), recipient=recipient)
+        OutboxMessage.objects.filter(due_messages(), recipient=partner)
         .annotate(rung=Case(When(pk=outbox_id, then=Value(0)), default=Value(1)))
         .order_by("rung", "next_attempt_at", "created_at")
-        .values_list("synchronization_id", "stream")[:limit]
+        .values_list("pk", "recipient", "synchronization_id", "stream")[:limit]
     )
-    streams = list(dict.fromkeys(due))  # in the order their due messages come
+    if recipient is None:
+        # Rung for one message: it claims only while that one is due, and then it comes first.
+        if not due or due[0][0] != outbox_id:
+            return claim, []
+        recipient = due[0][1]
+    streams = list(dict.fromkeys((sync_id, stream) for _, _, sync_id, stream in due))  # in the order they come
     if not streams:
         return claim, []
     # Each stream's first undelivered messages, in sequence order: (id, held by a live claim, waiting for

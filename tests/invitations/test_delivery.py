@@ -408,15 +408,17 @@ def test_the_doorbells_of_messages_a_batch_already_delivered_end_without_a_query
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_lone_message_is_delivered_in_seven_statements() -> None:
+@pytest.mark.parametrize("recipient", [BETA, None], ids=["rung as the partner's doorbell", "rung for the message"])
+def test_a_lone_message_is_delivered_in_seven_statements(recipient: str | None) -> None:
     message = _outbox(synchronization())
     site_private_key()  # made once per site
     patch, sent = _partner()
     with patch, CaptureQueriesContext(connection) as queries:
-        outbox_deliver(outbox_id=message.pk, recipient=BETA)
+        outbox_deliver(outbox_id=message.pk, recipient=recipient)
     statements = [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "COMMIT")]
-    # The partner's due streams, their heads, the lock (reading the rows whole), the claim, the site's key to
-    # sign with, (the send), the record; then the next round's due streams: none.
+    # The partner's due streams (rung for the message: with its partner read in the same query), their heads,
+    # the lock (reading the rows whole), the claim, the site's key to sign with, (the send), the record; then
+    # the next round's due streams: none.
     assert len(statements) <= 7, "\n".join(q[:100] for q in statements)
     assert len(sent) == 1
     message.refresh_from_db()
