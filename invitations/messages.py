@@ -17,7 +17,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from invitations.kinds import LIFECYCLE, kind_get
+from invitations.kinds import LIFECYCLE, Text, kind_get
 
 PROTOCOL_VERSION = 1
 INBOX_PATH = "/wire/v1/messages"
@@ -28,12 +28,12 @@ MAX_BATCH_MESSAGES = 100
 
 class EnvelopeSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    type = serializers.CharField(max_length=40)
+    type = Text(max_length=40)
     synchronization_id = serializers.UUIDField()
-    stream = serializers.CharField(max_length=80, required=False, allow_blank=True, default=LIFECYCLE)
+    stream = Text(max_length=80, required=False, allow_blank=True, default=LIFECYCLE)
     sequence = serializers.IntegerField(min_value=1)
-    sender = serializers.CharField(max_length=200)
-    recipient = serializers.CharField(max_length=200)
+    sender = Text(max_length=200)
+    recipient = Text(max_length=200)
     created_at = serializers.DateTimeField()
     payload = serializers.DictField()
 

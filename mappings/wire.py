@@ -9,7 +9,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from invitations.kinds import Incoming, MessageKind
+from invitations.kinds import Incoming, MessageKind, Text
 from mappings.services import mapping_message_apply
 from synchronizations.states import Received
 from synchronizations.wire import locked, transition
@@ -17,19 +17,19 @@ from synchronizations.wire import locked, transition
 
 class MappingWireSerializer(serializers.Serializer):
     id = serializers.UUIDField()
-    name = serializers.CharField(max_length=120)
-    inviter_project = serializers.CharField(max_length=10)
-    invitee_project = serializers.CharField(max_length=10)
-    issue_types = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), max_length=100)
-    field_pairs = serializers.ListField(child=serializers.DictField(child=serializers.CharField()), max_length=200)
+    name = Text(max_length=120)
+    inviter_project = Text(max_length=10)
+    invitee_project = Text(max_length=10)
+    issue_types = serializers.ListField(child=serializers.DictField(child=Text()), max_length=100)
+    field_pairs = serializers.ListField(child=serializers.DictField(child=Text()), max_length=200)
     value_maps = serializers.DictField(child=serializers.ListField(child=serializers.DictField(
-        child=serializers.CharField())))
-    comments = serializers.CharField(max_length=20)
-    filter = serializers.CharField(max_length=500, allow_blank=True)
+        child=Text())))
+    comments = Text(max_length=20)
+    filter = Text(max_length=500, allow_blank=True)
     enabled = serializers.BooleanField()
     version = serializers.IntegerField(min_value=1)
-    updated_at = serializers.CharField(max_length=40)
-    updated_by = serializers.CharField(max_length=300, allow_blank=True)
+    updated_at = Text(max_length=40)
+    updated_by = Text(max_length=300, allow_blank=True)
 
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from invitations.kinds import Incoming, MessageKind, NotApplicable, kind_register
+from invitations.kinds import Incoming, MessageKind, NotApplicable, Text, kind_register
 from invitations.messages import Envelope, envelope_encode
 from invitations.outbox import outbox_write, outbox_write_many
 from synchronizations.models import Synchronization
@@ -40,13 +40,13 @@ STREAM_MAX_LENGTH = 80  # LinkStream.stream and the envelope's stream field
 
 
 class IssueStatePayload(serializers.Serializer):
-    origin_site = serializers.CharField(max_length=200)
-    origin_issue_id = serializers.CharField(max_length=32)
+    origin_site = Text(max_length=200)
+    origin_issue_id = Text(max_length=32)
     mapping_id = serializers.UUIDField()
-    issue_id = serializers.CharField(max_length=32)  # the sender's own issue
-    key = serializers.CharField(max_length=32)
-    url = serializers.CharField(max_length=500)
-    issue_type = serializers.CharField(max_length=60)
+    issue_id = Text(max_length=32)  # the sender's own issue
+    key = Text(max_length=32)
+    url = Text(max_length=500)
+    issue_type = Text(max_length=60)
     values = serializers.DictField(child=serializers.DictField(), required=False, default=dict)  # field: {v, c}
     source_deleted = serializers.BooleanField(required=False, default=False)
 
@@ -57,28 +57,28 @@ class IssueStatePayload(serializers.Serializer):
 
 
 class CommentStatePayload(serializers.Serializer):
-    origin_site = serializers.CharField(max_length=200)
-    origin_issue_id = serializers.CharField(max_length=32)
-    comment_site = serializers.CharField(max_length=200)
-    comment_id = serializers.CharField(max_length=32)
-    author = serializers.CharField(max_length=200, allow_blank=True)
+    origin_site = Text(max_length=200)
+    origin_issue_id = Text(max_length=32)
+    comment_site = Text(max_length=200)
+    comment_id = Text(max_length=32)
+    author = Text(max_length=200, allow_blank=True)
     body = serializers.DictField(allow_null=True, required=False, default=None)
-    clock = serializers.ListField(child=serializers.CharField(max_length=200), min_length=2, max_length=2)
+    clock = serializers.ListField(child=Text(max_length=200), min_length=2, max_length=2)
     deleted = serializers.BooleanField(required=False, default=False)
 
 
 class IssueConnectPayload(serializers.Serializer):
     """Connect existing: "link your issue that matches mine, if exactly one does" (nothing is copied)."""
 
-    origin_site = serializers.CharField(max_length=200)
-    origin_issue_id = serializers.CharField(max_length=32)
+    origin_site = Text(max_length=200)
+    origin_issue_id = Text(max_length=32)
     mapping_id = serializers.UUIDField()
-    issue_id = serializers.CharField(max_length=32)
-    key = serializers.CharField(max_length=32)
-    url = serializers.CharField(max_length=500)
-    issue_type = serializers.CharField(max_length=60)
+    issue_id = Text(max_length=32)
+    key = Text(max_length=32)
+    url = Text(max_length=500)
+    issue_type = Text(max_length=60)
     by = serializers.ChoiceField(choices=["summary", "key"])  # an equal summary, or the partner's issue key
-    value = serializers.CharField(max_length=255)
+    value = Text(max_length=255)
     run_id = serializers.UUIDField()
     dry_run = serializers.BooleanField(default=False)
 
@@ -91,15 +91,15 @@ class IssueConnectPayload(serializers.Serializer):
 class IssueConnectedPayload(serializers.Serializer):
     """The answer: matched (and linked, unless a dry run), matched ambiguously (left alone), or not matched."""
 
-    origin_site = serializers.CharField(max_length=200)
-    origin_issue_id = serializers.CharField(max_length=32)
+    origin_site = Text(max_length=200)
+    origin_issue_id = Text(max_length=32)
     mapping_id = serializers.UUIDField()
     run_id = serializers.UUIDField()
     outcome = serializers.ChoiceField(choices=["matched", "ambiguous", "unmatched"])
-    issue_id = serializers.CharField(max_length=32, allow_blank=True)
-    key = serializers.CharField(max_length=32, allow_blank=True)
-    url = serializers.CharField(max_length=500, allow_blank=True)
-    detail = serializers.CharField(max_length=300, allow_blank=True)
+    issue_id = Text(max_length=32, allow_blank=True)
+    key = Text(max_length=32, allow_blank=True)
+    url = Text(max_length=500, allow_blank=True)
+    detail = Text(max_length=300, allow_blank=True)
     dry_run = serializers.BooleanField(default=False)
 
     def to_internal_value(self, data: Any) -> Any:

@@ -9,26 +9,26 @@ from typing import Any
 
 from rest_framework import serializers
 
-from invitations.kinds import Incoming, MessageKind, NotApplicable
+from invitations.kinds import Incoming, MessageKind, NotApplicable, Text
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.signals import scope_changed
 from synchronizations.states import InvitationStatus, Received, is_absorbed, next_status
 
 
 class VisibleProjectSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=10)
-    name = serializers.CharField(max_length=120)
+    key = Text(max_length=10)
+    name = Text(max_length=120)
 
 
 class VisibleIssueTypeSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=60)
+    name = Text(max_length=60)
 
 
 class VisibleFieldSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=40)
-    name = serializers.CharField(max_length=80)
-    kind = serializers.CharField(max_length=20)
-    options = serializers.ListField(child=serializers.CharField(max_length=120), max_length=500)
+    id = Text(max_length=40)
+    name = Text(max_length=80)
+    kind = Text(max_length=20)
+    options = serializers.ListField(child=Text(max_length=120), max_length=500)
 
 
 class VisibleSerializer(serializers.Serializer):
@@ -40,7 +40,7 @@ class VisibleSerializer(serializers.Serializer):
 
 
 class InvitationPayload(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = Text(max_length=120)
     sync_type = serializers.ChoiceField(choices=["cloud_to_cloud"])
     visible = VisibleSerializer()
 
