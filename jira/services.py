@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from jira import fields as jf
@@ -404,16 +405,22 @@ def issues_create_bulk(*, actor: User | None, origin: Origin, updates: list[dict
     return created, failed
 
 
-def _locked(issue: Issue | int) -> Issue:
-    pk = issue if isinstance(issue, int) else issue.pk
+def issues_locked() -> QuerySet[Issue]:
+    """Issues read with what an edit reads, each row locked for the rest of the caller's transaction."""
     return (Issue.objects.select_for_update(of=("self",))
-            .select_related("project", "issue_type", "status", "priority", "assignee", "reporter").get(pk=pk))
+            .select_related("project", "issue_type", "status", "priority", "assignee", "reporter"))
+
+
+def issue_locked(issue: Issue | int) -> Issue:
+    """The issue's row as it is now, locked for the rest of the caller's transaction."""
+    return issues_locked().get(pk=issue if isinstance(issue, int) else issue.pk)
+
 
 
 def _changed(issue: Issue, items: list[dict[str, Any]], *, actor: User | None, origin: Origin,
              now: datetime.datetime) -> Changelog:
     issue.updated = now
-    issue.version += 1  # the row is locked (`_locked`): no other writer between the read and this write
+    issue.version += 1  # the row is locked (`issue_locked`): no other writer between the read and this write
     issue.save()
     return Changelog.objects.create(issue=issue, author=actor, created=now, origin_kind=str(origin.kind),
                                     origin_ref=origin.ref, items=items)
@@ -421,15 +428,17 @@ def _changed(issue: Issue, items: list[dict[str, Any]], *, actor: User | None, o
 
 def issue_update(*, actor: User | None, origin: Origin, issue: Issue | int, fields: dict[str, Any] | None = None,
                  update: dict[str, Any] | None = None, plain_text: bool = False,
-                 expected_version: int | None = None) -> Issue:
+                 expected_version: int | None = None, locked: bool = False) -> Issue:
     """Edit fields (`fields` sets, `update` adds/sets/removes); nothing changes when anything is wrong.
 
-    An edit that changes nothing records nothing and sends no signal.
+    An edit that changes nothing records nothing and sends no signal. `locked`: `issue` is the row as the
+    caller's open transaction read it under its lock (`issue_locked`), and unchanged since: it is edited as
+    it is, not read again (the caller must not use it again if this raises).
     """
     _check_actor(actor)
     cfs = jf.custom_fields_by_id()
     with transaction.atomic():
-        issue = _locked(issue)
+        issue = issue if locked and isinstance(issue, Issue) else issue_locked(issue)
         if expected_version is not None and issue.version != expected_version:
             raise FieldErrors(messages=["The issue was changed by someone else: reload it and try again."], status=409)
         errors = FieldErrors()
@@ -458,7 +467,7 @@ def issue_transition(*, actor: User | None, origin: Origin, issue: Issue | int, 
     _check_actor(actor)
     cfs = jf.custom_fields_by_id()
     with transaction.atomic():
-        issue = _locked(issue)
+        issue = issue_locked(issue)
         transition = next((t for t in transitions_available(issue) if str(t.pk) == str(transition_id)), None)
         if transition is None:
             raise FieldErrors(messages=[f"Transition id '{transition_id}' is not valid for this issue."])
@@ -483,7 +492,7 @@ def issue_delete(*, actor: User | None, origin: Origin, issue: Issue | int) -> N
     if actor is not None and not actor.is_staff:
         raise FieldErrors(messages=["You do not have permission to delete issues in this project."], status=403)
     with transaction.atomic():
-        issue = _locked(issue)
+        issue = issue_locked(issue)
         pk = issue.pk
         issue.delete()
         issue.pk = pk  # receivers still know which issue it was
@@ -504,7 +513,7 @@ def _comment_body(body: Any, plain_text: bool) -> dict[str, Any]:
 
 
 def _touch(issue: Issue, now: datetime.datetime) -> None:
-    """A comment changed: the issue's `updated` and edit version move (its row is locked: `_locked`)."""
+    """A comment changed: the issue's `updated` and edit version move (its row is locked: `issue_locked`)."""
     issue.updated = now
     issue.version += 1
     Issue.objects.filter(pk=issue.pk).update(updated=now, version=issue.version)
@@ -517,7 +526,7 @@ def comment_add(*, actor: User | None, origin: Origin, issue: Issue | int, body:
     _check_actor(actor)
     doc = _comment_body(body, plain_text)
     with transaction.atomic(savepoint=savepoint):
-        issue = _locked(issue)
+        issue = issue_locked(issue)
         now = timezone.now()
         comment = Comment.objects.create(issue=issue, author=actor, body=doc, created=now, updated=now)
         _touch(issue, now)
@@ -536,7 +545,7 @@ def comment_update(*, actor: User | None, origin: Origin, comment: Comment, body
     _may_change_comment(actor, comment)
     doc = _comment_body(body, plain_text)
     with transaction.atomic():
-        issue = _locked(comment.issue_id)
+        issue = issue_locked(comment.issue_id)
         comment = Comment.objects.select_for_update().get(pk=comment.pk)
         if doc == comment.body:
             return comment
@@ -552,7 +561,7 @@ def comment_update(*, actor: User | None, origin: Origin, comment: Comment, body
 def comment_delete(*, actor: User | None, origin: Origin, comment: Comment) -> None:
     _may_change_comment(actor, comment)
     with transaction.atomic():
-        issue = _locked(comment.issue_id)
+        issue = issue_locked(comment.issue_id)
         pk = comment.pk
         comment.delete()
         comment.pk = pk
@@ -579,7 +588,7 @@ def remote_link_upsert(*, actor: User | None, origin: Origin, issue: Issue | int
     if errors:
         raise errors
     with transaction.atomic():
-        issue = _locked(issue)
+        issue = issue_locked(issue)
         values = {"url": url, "title": title.strip(), "summary": summary or "", "relationship": relationship or "",
                   "application": application or {}, "status": status or {}}
         link = RemoteLink.objects.filter(issue=issue, global_id=global_id).first() if global_id else None

@@ -468,7 +468,8 @@ def _status_path(issue: Issue, target: str) -> list[Transition] | None:
 
 def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping: Mapping,
                   incoming: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
-    """Apply the winning incoming field states to the local issue; (errors, the failed states)."""
+    """Apply the winning incoming field states to the local issue, read under its lock (`jira.issue_locked`);
+    (errors, the failed states)."""
     pairs = incoming_pairs(mapping, sync.role)
     kinds = values.field_kinds()
     actor = app_user()
@@ -512,7 +513,7 @@ def _apply_fields(sync: Synchronization, link: IssueLink, issue: Issue, mapping:
     written: Issue | None = None  # the issue as the last write left it (its row read under that write's lock)
     if edits:
         try:
-            written = jira.issue_update(actor=actor, origin=origin, issue=issue.pk, fields=edits)
+            written = jira.issue_update(actor=actor, origin=origin, issue=issue, fields=edits, locked=True)
         except FieldErrors:
             for field, value in edits.items():  # one by one: the good ones still apply
                 try:
@@ -591,8 +592,9 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
         return _copy_create(sync, sender, mapping, payload)
     changed_ids = (link.partner_issue_id, link.partner_key) != (payload["issue_id"], payload["key"])
     link.partner_issue_id, link.partner_key = payload["issue_id"], payload["key"]
-    issue = Issue.objects.select_related("project", "issue_type", "status", "priority").filter(
-        pk=link.local_issue_id).first()
+    # Locked now, after its link (the order every writer of both takes): the fields' winners are decided on
+    # the row the edit then writes, which is not read a second time.
+    issue = jira.issues_locked().filter(pk=link.local_issue_id).first()
     if issue is None:
         waiting_create = link.pending.get(CREATE_WAITING)
         if waiting_create is not None:  # the copy could not be created yet: later values wait with it
@@ -607,7 +609,8 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
         _remote_link(sync, issue, sender, payload["key"], payload["url"], gone=True)
         return "applied"
     if changed_ids:
-        _remote_link(sync, issue, sender, payload["key"], payload["url"])
+        _remote_link(sync, issue, sender, payload["key"], payload["url"])  # writes the issue's row: read again
+        issue = jira.issue_locked(issue)
     incoming = payload.get("values") or {}
     if not incoming:
         if link.state == LinkState.PENDING:
@@ -666,7 +669,7 @@ def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: 
         synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"],
         mapping_id=mapping.pk, issue=issue, local_issue_id=str(issue.pk), local_key=issue.key,
         partner_issue_id=payload["issue_id"], partner_key=payload["key"], state=LinkState.PENDING)
-    issue = Issue.objects.select_related("project", "issue_type", "status", "priority").get(pk=issue.pk)
+    issue = jira.issue_locked(issue.pk)
     errors, failed = _apply_fields(sync, link, issue, mapping, payload["values"])
     _settle(link, errors, failed)
     link.save()
@@ -750,8 +753,7 @@ def link_retry(*, link: IssueLink) -> IssueLink:
                 again.save(update_fields=["attempts"])
             sync.save()
             return again or link
-        issue = Issue.objects.select_related("project", "issue_type", "status", "priority").filter(
-            pk=link.local_issue_id).first()
+        issue = jira.issues_locked().filter(pk=link.local_issue_id).first()
         waiting, link.pending = link.pending, {}
         link.state, link.error = LinkState.PENDING, ""
         mapping = _link_mapping(sync, link)
