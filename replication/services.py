@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from jira import services as jira
@@ -74,15 +74,26 @@ def issue_url(key: str, site: str | None = None) -> str:
     return f"{site or settings.SITE_ADDRESS}/browse/{key}"
 
 
-def is_paused(sync: Synchronization) -> bool:
+def is_paused(sync: Synchronization, mapping: Mapping | None = None) -> bool:
+    """Whether the synchronization is paused; as read with `mapping` when it was read by `_mappings` (no query)."""
+    read_with = getattr(mapping, "sync_paused", None)
+    if read_with is not None:
+        return bool(read_with)
     return bool(_memoized(("paused", sync.pk),
                           lambda: SyncControl.objects.filter(synchronization=sync, paused=True).exists()))
 
 
+def _mappings(sync: Synchronization) -> QuerySet[Mapping]:
+    """The synchronization's mappings, each read with whether the synchronization is paused (`is_paused`):
+    every push and apply that finds its mapping then asks that, and needs no query of its own for it."""
+    return Mapping.objects.filter(synchronization=sync).annotate(sync_paused=Exists(
+        SyncControl.objects.filter(synchronization_id=OuterRef("synchronization_id"), paused=True)))
+
+
 def _mapping_named(sync: Synchronization, mapping_id: Any) -> Mapping | None:
     """The synchronization's mapping a partner's message names (deleted or disabled ones included)."""
-    found: Mapping | None = _memoized(("mapping", sync.pk, str(mapping_id)), lambda: Mapping.objects.filter(
-        pk=mapping_id, synchronization=sync).first())
+    found: Mapping | None = _memoized(("mapping", sync.pk, str(mapping_id)),
+                                      lambda: _mappings(sync).filter(pk=mapping_id).first())
     return found
 
 
@@ -163,7 +174,7 @@ def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
         return None
     me, partner = sides(sync.role)
     mappings = _memoized(("mappings", sync.pk), lambda: list(
-        Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True)))
+        _mappings(sync).filter(enabled=True, deleted_at__isnull=True)))
     for mapping in mappings:
         if getattr(mapping, f"{me}_project") != issue.project.key:
             continue
@@ -277,7 +288,7 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
         if current is None:
             return "not matching"
         mapping = mapping_for(sync, current)
-        if mapping is None or is_paused(sync):
+        if mapping is None or is_paused(sync, mapping):
             if link is not None and link.state != LinkState.PAUSED and link.state != LinkState.ERROR:
                 link.state = LinkState.PAUSED
                 link.save(update_fields=["state"])
@@ -369,7 +380,7 @@ def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: st
             if copy:
                 continue  # a partner's comment shown here: its author edits it there
             mapping = mapping_for(sync, issue)
-            if mapping is None or is_paused(sync) or not comments_flow(mapping, sync.role, outgoing=True):
+            if mapping is None or is_paused(sync, mapping) or not comments_flow(mapping, sync.role, outgoing=True):
                 continue
             sent += comment_send(sync=sync, link=link, comment=comment, deleted=deleted)
     return sent
@@ -618,7 +629,7 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
         link.last_synced_at = timezone.now()
         link.save()
         return "applied"
-    if link.state == LinkState.ERROR or is_paused(sync) or not _receivable(sync, mapping) \
+    if link.state == LinkState.ERROR or is_paused(sync, mapping) or not _receivable(sync, mapping) \
             or not _mapping_matches_here(sync, mapping, issue):
         # Waits behind the error (or the pause), merged by clock: the latest state applies on Retry/resume.
         link.pending = merge_states(link.pending, incoming)
@@ -757,7 +768,7 @@ def link_retry(*, link: IssueLink) -> IssueLink:
         waiting, link.pending = link.pending, {}
         link.state, link.error = LinkState.PENDING, ""
         mapping = _link_mapping(sync, link)
-        if issue is not None and waiting and _receivable(sync, mapping) and not is_paused(sync):
+        if issue is not None and waiting and _receivable(sync, mapping) and not is_paused(sync, mapping):
             assert mapping is not None
             errors, failed = _apply_fields(sync, link, issue, mapping, waiting)
             _settle(link, errors, failed)
