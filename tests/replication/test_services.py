@@ -24,7 +24,7 @@ from invitations.models import LinkStream, OutboxMessage
 from invitations.outbox import link_open, links_locked
 from jira import services as jira
 from jira.fields import FieldErrors
-from jira.models import Changelog, Comment, Issue, IssueType, Project
+from jira.models import Changelog, Comment, Issue, IssueType, Project, SiteConfiguration
 from jira.signals import Origin
 from mappings.models import Mapping
 from replication import services
@@ -457,13 +457,27 @@ def test_a_copy_that_cannot_be_created_is_that_issues_error_and_retry_creates_it
     assert IssueLink.objects.count() == 1
 
 
+@pytest.mark.parametrize("switch", ["issue_sync_active", "issue_sync_installed"])
+def test_a_local_edit_is_not_sent_while_the_app_is_switched_off(
+        sync: Synchronization, admin: User, switch: str, django_capture_on_commit_callbacks: Any) -> None:
+    SiteConfiguration.objects.update_or_create(pk=1, defaults={switch: False})
+    with django_capture_on_commit_callbacks(execute=True):
+        issue = _create(admin, "Made while off")
+        jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue, fields={"summary": "Edited off"})
+    assert _sent(sync) == []
+    SiteConfiguration.objects.filter(pk=1).update(**{switch: True})
+    with django_capture_on_commit_callbacks(execute=True):
+        jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue, fields={"summary": "Edited on"})
+    assert [p["values"]["summary"]["v"] for p in _sent(sync)] == ["Edited on"]
+
+
 # --- What an edit costs in round trips to the database ----------------------------------------------
 # The issue sync benchmark is bound by the machine's CPU, most of it spent on queries; these hold the
 # counts that docs/benchmarks.md's numbers were measured with.
 PARTNER_KEY = {"partner_key_id": "k", "partner_public_key_pem": "pem"}
 
 
-def test_an_api_edit_and_its_push_are_24_queries(sync: Synchronization, admin: User, client: Client,
+def test_an_api_edit_and_its_push_are_23_queries(sync: Synchronization, admin: User, client: Client,
                                                   django_capture_on_commit_callbacks: Any) -> None:
     _, token = jira.api_token_create(user=admin, label="bench")
     rest = RestApi(client, "admin@example.com", token)
@@ -476,10 +490,10 @@ def test_an_api_edit_and_its_push_are_24_queries(sync: Synchronization, admin: U
         assert r.status_code == 204, r.content
     sent = OutboxMessage.objects.filter(synchronization_id=sync.pk).order_by("created_at").last()
     assert sent is not None and sent.state != "delivered"  # the push wrote the edit's message
-    # Lockout check, token, the issue found, then locked, written, its changelog; the push: the site's
-    # switch, the synchronizations, the link shared, the synchronization, the issue locked, its link, the
-    # mappings (with the pause), the scope, the clocks, the stream's counter, merge check, the message, the link.
-    assert len(queries) <= 24, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    # Lockout check, token, the issue found, then locked, written, its changelog; the push: the synchronizations
+    # (with the site's switch), the link shared, the synchronization, the issue locked, its link, the mappings
+    # (with the pause), the scope, the clocks, the stream's counter, merge check, the message, the link.
+    assert len(queries) <= 23, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
 def _received(sync: Synchronization, kind: str, payload: dict[str, Any], stream: str, sequence: int) -> Received:
