@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from invitations.kinds import Incoming, MessageKind, NotApplicable
+from invitations.kinds import Incoming, MessageKind, NotApplicable, Text
 
 
 class PingPayload(serializers.Serializer):
-    text = serializers.CharField(max_length=100)
+    text = Text(max_length=100)
 
 
 def ping_apply(message: Incoming) -> str:
