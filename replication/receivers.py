@@ -28,17 +28,16 @@ def on_issue_changed(sender: Any, change: IssueChange, **kwargs: Any) -> None:
     # then neither the app's switch nor the issue's links need reading for each change applied.
     if skip and not services.others_active(skip):
         return
-    if change.event not in (IssueEvent.DELETED, *COMMENT_EVENTS):
-        services.issue_changed_push(issue=change.issue, skip_sync=skip)  # reads the app's switch itself
-        return
     if not SiteConfiguration.load().is_enabled:
         return
     if change.event == IssueEvent.DELETED:
         services.issue_deleted_push(issue_id=str(change.issue.pk), skip_sync=skip)
-    else:
+    elif change.event in COMMENT_EVENTS:
         assert change.comment is not None
         services.comment_push(comment=change.comment, issue=change.issue,
                               deleted=change.event == IssueEvent.COMMENT_DELETED, skip_sync=skip)
+    else:
+        services.issue_changed_push(issue=change.issue, skip_sync=skip)
 
 
 def on_mapping_saved(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:

@@ -22,13 +22,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from jira import services as jira
 from jira.adf import adf_from_text
 from jira.fields import FieldErrors
-from jira.models import Changelog, Comment, Issue, Project, SiteConfiguration, Transition
+from jira.models import Changelog, Comment, Issue, Project, Transition
 from jira.signals import Origin
 from mappings.filters import FilterError, filter_compile
 from mappings.models import Direction, Mapping, sides
@@ -447,10 +447,8 @@ def others_active(sync_id: str) -> bool:
 
 
 def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:
-    """After any change of a local issue: push it along every active synchronization but the one it came from,
-    unless the app is switched off on this site (read in the same query as the synchronizations)."""
-    switched_off = SiteConfiguration.objects.filter(Q(issue_sync_installed=False) | Q(issue_sync_active=False))
-    for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE).exclude(Exists(switched_off)):
+    """After any change of a local issue: push it along every active synchronization but the one it came from."""
+    for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE):
         if str(sync.pk) != skip_sync:
             issue_push(issue=issue.pk, synchronization=sync)
 
