@@ -78,8 +78,10 @@ def _processes() -> Iterator[tuple[str, str, list[str]]]:
 
 
 def _cpu_seconds(fields: list[str]) -> float:
-    """User + system CPU time of a process, from its /proc/<pid>/stat fields after the command."""
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and of its children that ended (and were waited for), from its
+    /proc/<pid>/stat fields after the command: a pool child or a database backend that ends during a run
+    moves into its parent's count instead of leaving it, so a role's time never goes down."""
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _site_processes(site: Site) -> Iterator[tuple[str, str, list[str]]]:
