@@ -92,11 +92,6 @@ def _site_processes(site: Site) -> Iterator[tuple[str, str, list[str]]]:
             yield pid, groups[int(fields[2])], fields
 
 
-def process_tree_cpu(site: Site) -> dict[str, float]:
-    """CPU time (user + system, seconds) of every process in each of the site's process groups."""
-    return {f"{site.name}/{role}[{pid}]": _cpu_seconds(fields) for pid, role, fields in _site_processes(site)}
-
-
 def group_cpu(group: int) -> float:
     """CPU seconds of every process in a process group (an extra worker and its pool)."""
     return sum(_cpu_seconds(fields) for _, _, fields in _processes() if int(fields[2]) == group)
@@ -118,8 +113,8 @@ def process_tree_rss(site: Site) -> dict[str, int]:
 
 
 def named_cpu(*names: str) -> dict[str, float]:
-    """CPU time (user + system, seconds) of every process on the machine whose name is one of `names`,
-    summed by name: the shared servers (PostgreSQL, Redis) that no site's process group holds."""
+    """CPU seconds (`_cpu_seconds`) of every process on the machine whose name is one of `names`, summed by
+    name: the shared servers (PostgreSQL, Redis) that no site's process group holds."""
     out = dict.fromkeys(names, 0.0)
     for _, name, fields in _processes():
         if name in out:

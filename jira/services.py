@@ -416,7 +416,6 @@ def issue_locked(issue: Issue | int) -> Issue:
     return issues_locked().get(pk=issue if isinstance(issue, int) else issue.pk)
 
 
-
 def _changed(issue: Issue, items: list[dict[str, Any]], *, actor: User | None, origin: Origin,
              now: datetime.datetime) -> Changelog:
     issue.updated = now
