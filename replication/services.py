@@ -35,7 +35,7 @@ from mappings.models import Direction, Mapping, sides
 from replication import values, wire
 from replication.merge import CLOCK_FORMAT, as_clock, clock_at, merge_states, wins
 from replication.models import CommentLink, IssueLink, LinkState, SyncControl
-from synchronizations.models import Role, Synchronization
+from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.services import synchronization_locked
 from synchronizations.states import InvitationStatus
 
@@ -155,6 +155,12 @@ def _memoized(key: Any, compute: Callable[[], Any]) -> Any:
     return memo[key]
 
 
+def _issue_in_own_scope(sync: Synchronization, issue: Issue) -> bool:
+    """Whether this site's scope shows the issue's project and type: a scope that shows all shows every
+    existing issue's, and nothing needs reading (the synchronizations' usual scope, on every push and apply)."""
+    return sync.scope.mode == Scope.Mode.SHOW_ALL or _in_own_scope(sync, issue.project, issue.issue_type.name)
+
+
 def _in_own_scope(sync: Synchronization, project: Project, issue_type_name: str) -> bool:
     scope = sync.scope
     return bool(_memoized(("scope", sync.pk, project.pk, issue_type_name), lambda: (  # one query for both
@@ -186,7 +192,7 @@ def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
                 continue
         except FilterError:
             continue
-        if not _in_own_scope(sync, issue.project, issue.issue_type.name):
+        if not _issue_in_own_scope(sync, issue):
             continue
         if not _in_partner_scope(sync, getattr(mapping, f"{partner}_project"), partner_type):
             continue
@@ -649,7 +655,7 @@ def _mapping_matches_here(sync: Synchronization, mapping: Mapping | None, issue:
         return False
     me, _partner = sides(sync.role)
     return (getattr(mapping, f"{me}_project") == issue.project.key
-            and _in_own_scope(sync, issue.project, issue.issue_type.name))
+            and _issue_in_own_scope(sync, issue))
 
 
 def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: dict[str, Any]) -> str:

@@ -375,6 +375,31 @@ def test_an_issue_that_stops_matching_is_paused_and_resumes_with_its_changes(
     assert _sent(sync)[-1]["values"]["summary"]["v"] == "Secret"
 
 
+@pytest.mark.parametrize("mode", [Scope.Mode.HIDE_ONLY_SELECTED, Scope.Mode.SHOW_ONLY_SELECTED])
+def test_an_issue_the_sites_scope_no_longer_shows_is_neither_sent_nor_changed_by_the_partner(
+    sync: Synchronization, admin: User, mode: str
+) -> None:
+    issue = _create(admin)
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "sent"
+    scope = sync.scope
+    scope.mode = mode
+    scope.save()
+    # Hidden: the project selected to be hidden, or (showing only what is selected) another issue type only.
+    if mode == Scope.Mode.HIDE_ONLY_SELECTED:
+        scope.projects.set([issue.project])
+    else:
+        scope.projects.set([issue.project])
+        scope.issue_types.set(IssueType.objects.exclude(pk=issue.issue_type_id))
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Hidden"})
+    assert services.issue_push(issue=issue.pk, synchronization=sync) == "not matching"
+    assert len(_sent(sync)) == 1
+    services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
+        sync, ALPHA, str(issue.pk), {"summary": _state("From beta", timezone.now() + LATER)}))
+    issue.refresh_from_db()
+    assert issue.summary == "Hidden"
+    assert IssueLink.objects.get().state == LinkState.PAUSED
+
+
 def test_while_paused_changes_are_recorded_and_flow_on_resume(sync: Synchronization, admin: User) -> None:
     services.synchronization_pause(synchronization=sync)
     first = _create(admin, "First")
@@ -477,7 +502,7 @@ def test_a_local_edit_is_not_sent_while_the_app_is_switched_off(
 PARTNER_KEY = {"partner_key_id": "k", "partner_public_key_pem": "pem"}
 
 
-def test_an_api_edit_and_its_push_are_24_queries(sync: Synchronization, admin: User, client: Client,
+def test_an_api_edit_and_its_push_are_23_queries(sync: Synchronization, admin: User, client: Client,
                                                   django_capture_on_commit_callbacks: Any) -> None:
     _, token = jira.api_token_create(user=admin, label="bench")
     rest = RestApi(client, "admin@example.com", token)
@@ -492,8 +517,9 @@ def test_an_api_edit_and_its_push_are_24_queries(sync: Synchronization, admin: U
     assert sent is not None and sent.state != "delivered"  # the push wrote the edit's message
     # Lockout check, token, the issue found, then locked, written, its changelog; the push: the site's switch,
     # the synchronizations, the link shared, the synchronization, the issue locked, its link, the mappings
-    # (with the pause), the scope, the clocks, the stream's counter, merge check, the message, the link.
-    assert len(queries) <= 24, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+    # (with the pause), the clocks, the stream's counter, merge check, the message, the link. (The scope shows
+    # all: an existing issue's project and type need no reading, `_issue_in_own_scope`.)
+    assert len(queries) <= 23, "\n".join(q["sql"][:120] for q in queries.captured_queries)
 
 
 def _received(sync: Synchronization, kind: str, payload: dict[str, Any], stream: str, sequence: int) -> Received:
@@ -519,11 +545,11 @@ def test_a_partners_edits_applied_together_read_the_synchronizations_decisions_o
     assert {r.status for r in results} == {"applied"}  # type: ignore[union-attr]
     assert sorted(IssueLink.objects.filter(synchronization=sync).values_list("fields__summary__v", flat=True))[:3] == [
         "Edit 100.2", "Edit 101.2", "Edit 102.2"]
-    # Alone: 20. Each further message of the request: the synchronization locked, the issue's link, the
+    # Alone: 19. Each further message of the request: the synchronization locked, the issue's link, the
     # issue locked (read once: the edit writes the row it was read as), written, its changelog, the link
-    # written, around two savepoints; its mapping (with the pause), the scope and the app's account were read
-    # for the first.
-    assert len(one) <= 20, "\n".join(q["sql"][:150] for q in one.captured_queries)
+    # written, around two savepoints; its mapping (with the pause) and the app's account were read for the
+    # first (the scope shows all: nothing to read for an existing issue).
+    assert len(one) <= 19, "\n".join(q["sql"][:150] for q in one.captured_queries)
     assert len(nine) - len(one) <= 8 * 10, "\n".join(q["sql"][:120] for q in nine.captured_queries[:40])
 
 
