@@ -363,9 +363,10 @@ def _undelivered(recipient: str, links: set[uuid.UUID], names: set[str], limit: 
     return iter(OutboxMessage.objects.raw(sql, params))  # through the fields' converters
 
 
-# The wanted rows still free, locked (skipping those another worker holds), whole.
+# The wanted rows still free, locked (skipping those another worker holds), whole: each column named, so that
+# a column a migration adds never changes what a prepared statement of a running process returns.
 _FREE_LOCKED = """
-SELECT * FROM {table} WHERE id IN ({ids}) AND (state = %s OR (state = %s AND claimed_until < %s)) {lock}
+SELECT {columns} FROM {table} WHERE id IN ({ids}) AND (state = %s OR (state = %s AND claimed_until < %s)) {lock}
 """
 
 
@@ -375,8 +376,9 @@ def _free_locked(ids: list[uuid.UUID], now: datetime) -> list[OutboxMessage]:
     connection = connections[OutboxMessage.objects.db]
     # SQLite has no row locks: its writers take turns on the whole file (IMMEDIATE transactions).
     lock = connection.ops.for_update_sql(skip_locked=True) if connection.features.has_select_for_update else ""
-    _, sql, params = _statement(_FREE_LOCKED.replace("{lock}", lock), *ids, DeliveryState.PENDING,
-                                DeliveryState.DELIVERING, now, ids=len(ids))
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in OutboxMessage._meta.concrete_fields if f.column)
+    _, sql, params = _statement(_FREE_LOCKED.replace("{lock}", lock).replace("{columns}", columns), *ids,
+                                DeliveryState.PENDING, DeliveryState.DELIVERING, now, ids=len(ids))
     return list(OutboxMessage.objects.raw(sql, params))
 
 
