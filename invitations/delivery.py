@@ -315,6 +315,14 @@ def _execute(template: str, *values: Any, **lists: int) -> int:
         return int(cursor.rowcount)
 
 
+def _rows(template: str, *values: Any, **lists: int) -> list[tuple[Any, ...]]:
+    """Run a written-out query; its rows as the cursor reads them."""
+    connection, sql, params = _statement(template, *values, **lists)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
 # The first `limit` messages due now for the partner (the rung one first), as `due_messages` says; a lone
 # delivery asks this twice: its claim, and the next round's, which finds nothing.
 _DUE = """
@@ -330,12 +338,8 @@ def _due(now: datetime, outbox_id: uuid.UUID | None, recipient: str | None, limi
     """(id, recipient, link, stream) of `_DUE`: the partner's, or (rung for a message) its message's partner,
     read in the same query."""
     template = _DUE.replace("{partner}", "%s" if recipient is not None else _PARTNER_OF_RUNG)
-    connection, sql, params = _statement(
-        template, DeliveryState.PENDING, now, DeliveryState.DELIVERING, now,
-        recipient if recipient is not None else outbox_id, outbox_id, limit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = _rows(template, DeliveryState.PENDING, now, DeliveryState.DELIVERING, now,
+                 recipient if recipient is not None else outbox_id, outbox_id, limit)
     return [(_uuid(pk), to, _uuid(link), stream) for pk, to, link, stream in rows]
 
 
