@@ -533,6 +533,23 @@ def comment_add(*, actor: User | None, origin: Origin, issue: Issue | int, body:
     return comment
 
 
+def comments_add(*, actor: User | None, origin: Origin, issue: Issue | int, bodies: list[Any]) -> list[Comment]:
+    """Add several comments to one issue, in order, under one lock and in one write: all of them, or none
+    when any body is wrong (checked before anything is written). For a caller already in a transaction,
+    like `comment_add(savepoint=False)`; each comment still sends its own `issue_changed`."""
+    _check_actor(actor)
+    docs = [_comment_body(body, False) for body in bodies]
+    with transaction.atomic(savepoint=False):
+        issue = issue_locked(issue)
+        now = timezone.now()
+        comments = Comment.objects.bulk_create(
+            [Comment(issue=issue, author=actor, body=doc, created=now, updated=now) for doc in docs])
+        _touch(issue, now)
+        for comment in comments:
+            _emit(IssueChange(IssueEvent.COMMENT_CREATED, issue, origin, comment=comment))
+    return comments
+
+
 def _may_change_comment(actor: User | None, comment: Comment) -> None:
     _check_actor(actor)
     if actor is not None and not actor.is_staff and comment.author_id != actor.pk:

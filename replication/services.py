@@ -415,36 +415,46 @@ def comment_send(*, sync: Synchronization, link: IssueLink, comment: Comment, de
 def comments_send(*, sync: Synchronization, link: IssueLink, comments: list[Comment]) -> int:
     """Send several comments of one issue at once (a first synchronization), in order, in one write.
 
-    The same messages `comment_send` writes one by one; the caller holds the locks and checked the mapping.
+    They travel together (`comments_state`), as few messages as the size cap allows: the partner adds them
+    under one lock of its copy. The caller holds the locks and checked the mapping. Returns how many went.
     """
     held = {cl.origin_comment_id: cl for cl in CommentLink.objects.filter(link=link, origin_site=settings.SITE_ADDRESS)}
     authors: dict[int, str] = {}
-    messages: list[tuple[str, dict[str, Any]]] = []
+    head = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id}
+    room = wire.size_cap() - wire.message_size(wire.COMMENTS_STATE, {**head, "comments": []})
+    groups: list[list[dict[str, Any]]] = []
+    used = 0
     new_links, changed = [], []
     for comment in comments:
         cl = held.get(str(comment.pk))
         clock = _clock_after(comment.updated, cl.clock if cl is not None and cl.clock else None)
         if comment.author_id is not None and comment.author_id not in authors:
             authors[comment.author_id] = jira._display(comment.author) or ""
-        payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
-                   "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk),
-                   "author": authors.get(comment.author_id or 0, ""), "body": comment.body, "clock": clock,
-                   "deleted": False}
-        if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
+        item = {"comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk),
+                "author": authors.get(comment.author_id or 0, ""), "body": comment.body, "clock": clock,
+                "deleted": False}
+        size = wire.item_size(item)
+        if size > room:
             _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
             link.save()
             continue
-        messages.append((wire.COMMENT_STATE, payload))
+        if not groups or used + size > room or len(groups[-1]) >= wire.MAX_COMMENTS_PER_MESSAGE:
+            groups.append([])
+            used = 0
+        groups[-1].append(item)
+        used += size
         if cl is None:
             new_links.append(CommentLink(link=link, origin_site=settings.SITE_ADDRESS,
                                          origin_comment_id=str(comment.pk), comment=comment, clock=clock))
         else:
             cl.clock, cl.deleted = clock, False
             changed.append(cl)
-    wire.send_many(sync, link.origin_site, link.origin_issue_id, messages)
+    if groups:
+        wire.send_many(sync, link.origin_site, link.origin_issue_id,
+                       [(wire.COMMENTS_STATE, {**head, "comments": group}) for group in groups])
     CommentLink.objects.bulk_create(new_links)
     CommentLink.objects.bulk_update(changed, ["clock", "deleted"])
-    return len(messages)
+    return sum(len(group) for group in groups)
 
 
 def others_active(sync_id: str) -> bool:
@@ -705,49 +715,94 @@ def _comment_doc(body: dict[str, Any] | None, author: str, site: str) -> dict[st
 
 def comment_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, Any]) -> str:
     """Add, edit or delete the copy of a partner's comment, keyed by its origin comment; never twice."""
+    return _comments_apply(sync, sender, payload, [payload])
+
+
+def comments_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, Any]) -> str:
+    """The same for several comments of one issue, in their order; the new ones are added in one write."""
+    return _comments_apply(sync, sender, payload, payload["comments"])
+
+
+def _comments_apply(sync: Synchronization, sender: str, payload: dict[str, Any], items: list[dict[str, Any]]) -> str:
     link = IssueLink.objects.select_for_update().filter(
         synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"]).first()
-    if link is None or link.issue_id is None or payload["comment_site"] != sender:
+    items = [item for item in items if item["comment_site"] == sender]  # only its own comments: never a third site's
+    if link is None or link.issue_id is None or not items:
         return "absorbed"
     mapping = _link_mapping(sync, link)
     if not _receivable(sync, mapping) or not comments_flow(mapping, sync.role, outgoing=False):  # type: ignore[arg-type]
         return "absorbed"
-    cl = CommentLink.objects.select_for_update().filter(
-        link=link, origin_site=payload["comment_site"], origin_comment_id=payload["comment_id"]).first()
-    if cl is not None and not wins(payload["clock"], cl.clock or None):
-        return "absorbed"  # a repeat, or older than what is shown
+    held = {cl.origin_comment_id: cl for cl in CommentLink.objects.select_for_update().filter(
+        link=link, origin_site=sender, origin_comment_id__in={item["comment_id"] for item in items})}
     actor = app_user()
     origin = _origin(sync, actor)
-    if payload["deleted"]:
-        if cl is not None and cl.comment_id is not None:
-            comment = Comment.objects.filter(pk=cl.comment_id).first()
-            if comment is not None:
-                jira.comment_delete(actor=None, origin=origin, comment=comment)
+    adding: dict[str, tuple[dict[str, Any], CommentLink]] = {}  # new copies, written together at the end
+    applied = False
+    for item in items:
+        cl = held.get(item["comment_id"])
+        if cl is not None and not wins(item["clock"], cl.clock or None):
+            continue  # a repeat, or older than what is shown
+        if cl is not None and cl.deleted and not item["deleted"]:
+            continue  # an edit after the delete: stays deleted
+        applied = True
         if cl is None:
-            cl = CommentLink(link=link, origin_site=payload["comment_site"], origin_comment_id=payload["comment_id"])
-        cl.comment, cl.deleted, cl.clock = None, True, payload["clock"]
+            cl = held[item["comment_id"]] = CommentLink(link=link, origin_site=sender,
+                                                        origin_comment_id=item["comment_id"])
+        if item["deleted"]:
+            adding.pop(item["comment_id"], None)
+            if cl.comment_id is not None:
+                comment = Comment.objects.filter(pk=cl.comment_id).first()
+                if comment is not None:
+                    jira.comment_delete(actor=None, origin=origin, comment=comment)
+            cl.comment, cl.deleted, cl.clock = None, True, item["clock"]
+            cl.save()
+            continue
+        doc = _comment_doc(item["body"], item["author"], sender)
+        cl.clock = item["clock"]
+        if cl.comment_id is None:
+            adding[item["comment_id"]] = (doc, cl)
+            continue
+        try:
+            jira.comment_update(actor=None, origin=origin, comment=Comment.objects.get(pk=cl.comment_id), body=doc)
+        except (FieldErrors, Comment.DoesNotExist) as e:
+            _error(link, f"A comment from {sender} could not be written: {e}")
+            link.save()
+            continue
         cl.save()
-        return "applied"
-    if cl is not None and cl.deleted:
-        return "absorbed"
-    doc = _comment_doc(payload["body"], payload["author"], sender)
+    if adding:
+        _copies_add(link, link.issue_id, sender, actor, origin, list(adding.values()))
+    return "applied" if applied else "absorbed"
+
+
+def _copies_add(link: IssueLink, issue_id: int, sender: str, actor: User, origin: Origin,
+                adding: list[tuple[dict[str, Any], CommentLink]]) -> None:
+    """The new copies of a partner's comments, under one lock of the issue; each remembered in its CommentLink.
+
+    Inside the inbox's savepoint for the message, which any error here rolls back to. A body the site
+    refuses becomes the issue's error and the others are still added, one by one then.
+    """
     try:
-        if cl is None or cl.comment_id is None:
-            # Inside the inbox's savepoint for this message, which any error here rolls back to.
-            comment = jira.comment_add(actor=actor, origin=origin, issue=link.issue_id, body=doc, savepoint=False)
-            cl = cl or CommentLink(link=link, origin_site=payload["comment_site"],
-                                   origin_comment_id=payload["comment_id"])
-            cl.comment = comment
-        else:
-            existing = Comment.objects.get(pk=cl.comment_id)
-            jira.comment_update(actor=None, origin=origin, comment=existing, body=doc)
-    except (FieldErrors, Comment.DoesNotExist) as e:
-        _error(link, f"A comment from {sender} could not be written: {e}")
-        link.save()
-        return "applied"
-    cl.clock, cl.deleted = payload["clock"], False
-    cl.save()
-    return "applied"
+        comments: list[Comment | None] = list(jira.comments_add(
+            actor=actor, origin=origin, issue=issue_id, bodies=[doc for doc, _ in adding]))
+    except FieldErrors:
+        comments = []
+        for doc, _cl in adding:
+            try:
+                comments.append(jira.comment_add(actor=actor, origin=origin, issue=issue_id, body=doc,
+                                                 savepoint=False))
+            except FieldErrors as e:
+                _error(link, f"A comment from {sender} could not be written: {e}")
+                link.save()
+                comments.append(None)
+    new: list[CommentLink] = []
+    known: list[CommentLink] = []
+    for (_doc, cl), comment in zip(adding, comments, strict=True):
+        if comment is None:
+            continue
+        cl.comment, cl.deleted = comment, False
+        (known if cl.pk else new).append(cl)
+    CommentLink.objects.bulk_create(new)
+    CommentLink.objects.bulk_update(known, ["comment", "clock", "deleted"])
 
 
 # --- The admin's fixes, pause and resume ---------------------------------------------------------

@@ -1,9 +1,12 @@
 """The one place issue sync touches the wire: its message kinds and how it sends one.
 
-Two kinds, both upserts keyed by the origin issue, so that any of them may arrive twice:
+Three kinds, all upserts keyed by the origin issue, so that any of them may arrive twice:
 - `issue_state`: the sender's issue (id, key, address) and the mapped fields that changed,
   each with its clock; the first one from the origin creates the partner copy.
 - `comment_state`: one comment's latest body (or its deletion), keyed by the origin comment.
+- `comments_state`: several comments of one issue in one message, each as `comment_state` says it
+  (a first synchronization sends an issue's existing comments so: as many messages as the size cap
+  needs, not one per comment).
 
 And for Connect existing (replication.connect), on the same per-issue streams: `issue_connect` asks the
 partner to link its one issue matching ours (by equal summary or by its key), and `issue_connect_result`
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import uuid
 from contextlib import AbstractContextManager
 from typing import Any
@@ -32,6 +36,8 @@ from synchronizations.models import Synchronization
 
 ISSUE_STATE = "issue_state"
 COMMENT_STATE = "comment_state"
+COMMENTS_STATE = "comments_state"
+MAX_COMMENTS_PER_MESSAGE = 50  # keeps one message's apply short, whatever the size cap allows
 ISSUE_CONNECT = "issue_connect"
 ISSUE_CONNECTED = "issue_connect_result"
 # Room kept below the inbox's cap for the envelope around the payload and the batch around it.
@@ -56,15 +62,26 @@ class IssueStatePayload(serializers.Serializer):
         return value
 
 
-class CommentStatePayload(serializers.Serializer):
-    origin_site = Text(max_length=200)
-    origin_issue_id = Text(max_length=32)
+class CommentItem(serializers.Serializer):
+    """One comment's state: who wrote it where, its body (None once deleted) and its clock."""
+
     comment_site = Text(max_length=200)
     comment_id = Text(max_length=32)
     author = Text(max_length=200, allow_blank=True)
     body = serializers.DictField(allow_null=True, required=False, default=None)
     clock = serializers.ListField(child=Text(max_length=200), min_length=2, max_length=2)
     deleted = serializers.BooleanField(required=False, default=False)
+
+
+class CommentStatePayload(CommentItem):
+    origin_site = Text(max_length=200)
+    origin_issue_id = Text(max_length=32)
+
+
+class CommentsStatePayload(serializers.Serializer):
+    origin_site = Text(max_length=200)
+    origin_issue_id = Text(max_length=32)
+    comments = serializers.ListField(child=CommentItem(), min_length=1, max_length=MAX_COMMENTS_PER_MESSAGE)
 
 
 class IssueConnectPayload(serializers.Serializer):
@@ -120,6 +137,12 @@ def _comment_words(payload: dict[str, Any]) -> str:
     return f"Comment {payload['comment_id']} {what}"
 
 
+def _comments_words(payload: dict[str, Any]) -> str:
+    comments = payload.get("comments") or []
+    authors = sorted({c.get("author") or "someone" for c in comments})
+    return f"{len(comments)} comment{'s' if len(comments) != 1 else ''} by {', '.join(authors)}"
+
+
 def _connect_words(payload: dict[str, Any]) -> str:
     by = "summary" if payload.get("by") == "summary" else "key"
     return f"Connect {payload['key']} by {by} “{payload.get('value', '')}”"
@@ -154,6 +177,12 @@ def _comment_state_apply(message: Incoming) -> str:
     return str(comment_state_apply(sync=_read(message), sender=message.sender, payload=message.payload))
 
 
+def _comments_state_apply(message: Incoming) -> str:
+    from replication.services import comments_state_apply
+
+    return str(comments_state_apply(sync=_read(message), sender=message.sender, payload=message.payload))
+
+
 def _decisions_memoized() -> AbstractContextManager[None]:
     from replication.services import decisions_memoized
 
@@ -181,6 +210,8 @@ KINDS = [
                 batch=_decisions_memoized, concurrent=True),
     MessageKind(COMMENT_STATE, CommentStatePayload, _comment_state_apply, _comment_words, label="Comment state",
                 batch=_decisions_memoized, concurrent=True),
+    MessageKind(COMMENTS_STATE, CommentsStatePayload, _comments_state_apply, _comments_words,
+                label="Comments state", batch=_decisions_memoized, concurrent=True),
     MessageKind(ISSUE_CONNECT, IssueConnectPayload, _issue_connect_apply, _connect_words, label="Connect issue"),
     MessageKind(ISSUE_CONNECTED, IssueConnectedPayload, _issue_connected_apply, _connected_words,
                 label="Issue connected"),
@@ -208,6 +239,11 @@ def message_size(kind: str, payload: dict[str, Any]) -> int:
                         sender=settings.SITE_ADDRESS, recipient="", created_at=datetime.datetime.now(datetime.UTC),
                         payload=payload, stream=issue_stream(payload["origin_site"], payload["origin_issue_id"]))
     return len(envelope_encode(envelope))
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """The bytes one more item takes in a payload's list, its comma included (encoded as the envelope is)."""
+    return len(json.dumps(item, separators=(",", ":"), sort_keys=True)) + 1
 
 
 def size_cap() -> int:

@@ -14,13 +14,13 @@ from django.utils import timezone
 
 from invitations.models import OutboxMessage
 from jira import services as jira
-from jira.models import Issue
+from jira.models import Comment, Issue
 from jira.signals import Origin
 from mappings.models import Mapping
 from replication import connect, runs, services
 from replication.models import CommentLink, IssueLink, LinkState, RunState, SyncRun
 from replication.runs import RunRefused
-from replication.wire import COMMENT_STATE, ISSUE_CONNECT, ISSUE_CONNECTED, ISSUE_STATE
+from replication.wire import COMMENTS_STATE, ISSUE_CONNECT, ISSUE_CONNECTED, ISSUE_STATE
 from synchronizations.models import Synchronization
 from tests.replication.test_services import ALPHA, BETA, _create, admin, sync  # noqa: F401
 
@@ -93,14 +93,18 @@ def test_create_missing_sends_each_issue_then_its_comments_and_twice_creates_not
     sent = _payloads(sync, ISSUE_STATE)[before:]
     assert [p["key"] for p in sent] == [existing[n].key for n in ("a", "b", "c")]
     assert all(p["values"]["summary"]["v"].startswith("Existing") for p in sent)
-    comments = _payloads(sync, COMMENT_STATE)
-    assert sorted(p["origin_issue_id"] for p in comments) == sorted(
-        [str(existing["a"].pk)] + [str(existing["b"].pk)] * 2)
-    # Each comment rides its issue's stream after the issue itself: the partner has the copy first.
+    # An issue's comments travel together, in their order, in one message after the issue itself on its
+    # stream: the partner has the copy first.
+    comments = _payloads(sync, COMMENTS_STATE)
+    assert sorted((p["origin_issue_id"], len(p["comments"])) for p in comments) == sorted(
+        [(str(existing["a"].pk), 1), (str(existing["b"].pk), 2)])
     for issue in (existing["a"], existing["b"]):
         rows = list(OutboxMessage.objects.filter(stream__endswith=f"/{issue.pk}").order_by("sequence")
                     .values_list("message_type", flat=True))
-        assert rows[0] == ISSUE_STATE and set(rows[1:]) == {COMMENT_STATE}
+        assert rows == [ISSUE_STATE, COMMENTS_STATE]
+        (bundle,) = [p for p in comments if p["origin_issue_id"] == str(issue.pk)]
+        assert [c["comment_id"] for c in bundle["comments"]] == [
+            str(pk) for pk in Comment.objects.filter(issue=issue).order_by("pk").values_list("pk", flat=True)]
     assert CommentLink.objects.count() == 3
     messages = OutboxMessage.objects.count()
     again = _drive(_start(sync))
@@ -120,7 +124,7 @@ def test_it_goes_a_chunk_at_a_time_and_cancel_stops_between_two_chunks_with_ever
     assert runs.run_row(run)["percent"] == 40
     # The first chunk went whole: both issues, and all three of their comments.
     assert {p["key"] for p in _payloads(sync, ISSUE_STATE)} == {existing[n].key for n in ("a", "b", "linked")}
-    assert len(_payloads(sync, COMMENT_STATE)) == 3
+    assert sum(len(p["comments"]) for p in _payloads(sync, COMMENTS_STATE)) == 3
     runs.run_cancel(run=run)
     messages = OutboxMessage.objects.count()
     assert runs.run_step(run_id=run.pk, ticket=run.ticket) is None

@@ -19,7 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from invitations.inbox import Received, inbox_apply, inbox_apply_many
-from invitations.messages import Envelope
+from invitations.messages import Envelope, MalformedMessage, envelope_from
 from invitations.models import LinkStream, OutboxMessage
 from invitations.outbox import link_open, links_locked
 from jira import services as jira
@@ -30,7 +30,7 @@ from mappings.models import Mapping
 from replication import services
 from replication.merge import clock_at
 from replication.models import CommentLink, IssueLink, LinkState
-from replication.wire import COMMENT_STATE, ISSUE_STATE, issue_stream
+from replication.wire import COMMENT_STATE, COMMENTS_STATE, ISSUE_STATE, issue_stream
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.services import synchronization_locked
 from synchronizations.states import InvitationStatus
@@ -569,6 +569,108 @@ def test_a_partners_comment_is_copied_within_the_inboxs_savepoint_for_it(sync: S
     assert sum(q["sql"].startswith("SAVEPOINT") for q in queries.captured_queries) == 2
     assert not any(q["sql"].startswith('SELECT "jira_issue"."id", "jira_issue"."updated"')
                    for q in queries.captured_queries)
+
+
+def _comment_item(comment_id: str, text: str, moment: datetime.datetime, *, author: str = "Bea",
+                  deleted: bool = False) -> dict[str, Any]:
+    body = None if deleted else {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": text}]}]}
+    return {"comment_site": BETA, "comment_id": comment_id, "author": author, "body": body,
+            "clock": clock_at(moment, BETA), "deleted": deleted}
+
+
+def _validated(sync: Synchronization, kind: str, payload: dict[str, Any], stream: str, sequence: int) -> Received:
+    """A message from beta as the inbox takes it, its envelope and payload validated as the wire does."""
+    data = {"id": str(uuid.uuid4()), "type": kind, "synchronization_id": str(sync.pk), "stream": stream,
+            "sequence": sequence, "sender": BETA, "recipient": ALPHA, "created_at": timezone.now().isoformat(),
+            "payload": payload}
+    return Received(envelope_from(json.loads(json.dumps(data))), b"{}")
+
+
+def test_an_issues_comments_sent_together_are_copied_once_in_order_under_one_lock(
+    sync: Synchronization, admin: User
+) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    services.app_user()  # made once per site
+    t = timezone.now()
+    head = {"origin_site": ALPHA, "origin_issue_id": str(issue.pk)}
+    stream = issue_stream(ALPHA, str(issue.pk))
+    payload = {**head, "comments": [_comment_item(str(n), f"Note {n}", t, author=f"Bea {n}") for n in (7, 5, 9)]}
+    message = _validated(sync, COMMENTS_STATE, payload, stream, 1)
+    with CaptureQueriesContext(connection) as queries:
+        (result,) = inbox_apply_many(messages=[message], enabled=True, **PARTNER_KEY)
+    assert result.status == "applied"  # type: ignore[union-attr]
+    copies = list(Comment.objects.filter(issue=issue).order_by("created", "pk"))
+    assert [json.dumps(c.body).count(f"Note {n}") for c, n in zip(copies, (7, 5, 9), strict=True)] == [1, 1, 1]
+    assert all(f"Bea {n} wrote on beta.atlassian.net" in json.dumps(c.body)
+               for c, n in zip(copies, (7, 5, 9), strict=True))
+    assert {c.author.username for c in copies if c.author} == {services.APP_USERNAME}
+    assert dict(CommentLink.objects.values_list("origin_comment_id", "comment_id")) == {
+        "7": copies[0].pk, "5": copies[1].pk, "9": copies[2].pk}
+    # Three comments, one lock of the issue and one insert of the copies (the first sync's whole point).
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert sum(q.startswith('SELECT "jira_issue"') and "FOR UPDATE" in q for q in sqls) == 1, "\n".join(sqls)
+    assert sum(q.startswith('INSERT INTO "jira_comment"') for q in sqls) == 1
+
+    # Delivered again: nothing new. Then an edit, a deletion and a late older version in one message.
+    assert services.comments_state_apply(sync=sync, sender=BETA, payload=payload) == "absorbed"
+    assert Comment.objects.filter(issue=issue).count() == 3
+    later = {**head, "comments": [_comment_item("7", "Note 7, fixed", t + LATER),
+                                  _comment_item("5", "", t + LATER, deleted=True),
+                                  _comment_item("9", "Note 9, older", t - LATER),
+                                  _comment_item("5", "Note 5 again", t + 2 * LATER)]}
+    assert services.comments_state_apply(sync=sync, sender=BETA, payload=later) == "applied"
+    assert [("fixed" in json.dumps(c.body), "older" in json.dumps(c.body))
+            for c in Comment.objects.filter(issue=issue).order_by("pk")] == [(True, False), (False, False)]
+    assert CommentLink.objects.get(origin_comment_id="5").deleted  # an edit after the delete: stays deleted
+    # A third site's comment is never taken from this partner.
+    other = {**head, "comments": [{**_comment_item("11", "Not theirs", t), "comment_site": "https://gamma.net"}]}
+    assert services.comments_state_apply(sync=sync, sender=BETA, payload=other) == "absorbed"
+    assert Comment.objects.filter(issue=issue).count() == 2
+
+
+def test_comments_sent_together_are_refused_by_the_wire_when_malformed(sync: Synchronization) -> None:
+    head = {"origin_site": ALPHA, "origin_issue_id": "1"}
+    for bad in ([], [{"comment_id": "1"}], [_comment_item("1", "x", timezone.now())] * 51):
+        with pytest.raises(MalformedMessage):
+            _validated(sync, COMMENTS_STATE, {**head, "comments": bad}, issue_stream(ALPHA, "1"), 1)
+
+
+def test_a_body_the_site_refuses_is_that_issues_error_and_the_other_comments_are_still_copied(
+    sync: Synchronization, admin: User
+) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    t = timezone.now()
+    bad = {**_comment_item("2", "", t), "body": {"type": "doc", "version": 1, "content": [{"type": "nonsense"}]}}
+    payload = {"origin_site": ALPHA, "origin_issue_id": str(issue.pk),
+               "comments": [_comment_item("1", "Fine", t), bad, _comment_item("3", "Also fine", t)]}
+    assert services.comments_state_apply(sync=sync, sender=BETA, payload=payload) == "applied"
+    assert ["Fine" in json.dumps(c.body) for c in Comment.objects.filter(issue=issue).order_by("pk")] == [True, False]
+    assert sorted(CommentLink.objects.values_list("origin_comment_id", flat=True)) == ["1", "3"]
+    link = IssueLink.objects.get()
+    assert link.state == LinkState.ERROR and "could not be written" in link.error
+
+
+@override_settings(INBOUND_MAX_BODY_BYTES=9000)
+def test_an_issues_comments_go_in_as_few_messages_as_the_size_cap_allows(sync: Synchronization,
+                                                                          admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    link = IssueLink.objects.get()
+    comments = [jira.comment_add(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, body=text)
+                for text in ["a" * 1800, "b" * 1800, "c" * 8000, "d" * 1800, "e" * 10, "f" * 1800]]
+    with transaction.atomic():
+        assert services.comments_send(sync=sync, link=link, comments=comments) == 5
+    sent = _sent(sync, COMMENTS_STATE)
+    # The cap leaves room for about three of the 1,800-character ones; the 8,000 one fits in no message.
+    assert [[c["body"]["content"][0]["content"][0]["text"][0] for c in p["comments"]] for p in sent] == [
+        ["a", "b", "d", "e"], ["f"]]
+    assert all(len(json.dumps(p)) < 9000 - 2048 for p in sent)
+    link.refresh_from_db()
+    assert link.state == LinkState.ERROR and f"A comment ({comments[2].pk}) is too large" in link.error
+    assert CommentLink.objects.filter(link=link).count() == 5
 
 
 @contextmanager
