@@ -159,8 +159,9 @@ def _apply_together(messages: Sequence[Received], partner_key_id: str, partner_p
 
 
 class _KindRun:
-    """The `batch` context of the kind being applied, open across consecutive messages of that kind and
-    closed when a message of another kind applies (which may change what the context read)."""
+    """The `batch` context of the kind being applied, open across consecutive messages of kinds that share
+    it (an issue's state and its comments) and closed when a message of another kind applies (which may
+    change what the context read)."""
 
     def __init__(self) -> None:
         self.kind: MessageKind | None = None
@@ -168,6 +169,9 @@ class _KindRun:
 
     def enter(self, kind: MessageKind) -> None:
         if kind is self.kind:
+            return
+        if self.kind is not None and kind.batch is not None and kind.batch is self.kind.batch:
+            self.kind = kind
             return
         self.close()
         self.kind = kind

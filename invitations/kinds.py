@@ -73,9 +73,10 @@ class MessageKind:
     "absorbed" (acknowledged, nothing changed) or raises NotApplicable. `describe` gives the
     history's words for a payload (the product's, e.g. "Mapping saved"). `opens_link`: the kind
     that starts a link (the invitation), the only one accepted for a link this site does not know.
-    `batch`: entered around consecutive messages of this kind that one request applies together,
-    inside the inbox's transaction with their links locked, so that `apply` may read once what none
-    of them changes (for issue traffic: the synchronization's mappings and scope).
+    `batch`: entered around consecutive messages of this kind (or of kinds given the same `batch`) that
+    one request applies together, inside the inbox's transaction with their links locked, so that
+    `apply` may read once what none of them changes (for issue traffic: the synchronization's mappings
+    and scope).
     `concurrent`: a request whose messages are all of such kinds, each on a stream of its own (not the
     lifecycle), holds its links in share mode, so that requests for other streams of the same link
     apply side by side; for kinds whose `apply` changes only what its stream names (an issue) and

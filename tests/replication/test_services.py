@@ -553,6 +553,24 @@ def test_a_partners_edits_applied_together_read_the_synchronizations_decisions_o
     assert len(nine) - len(one) <= 8 * 10, "\n".join(q["sql"][:120] for q in nine.captured_queries[:40])
 
 
+def test_an_issues_state_and_its_comments_applied_together_read_the_mapping_once(sync: Synchronization) -> None:
+    results = inbox_apply_many(messages=_edits_from_beta(sync, 200, 3, 1), enabled=True, **PARTNER_KEY)  # copies
+    assert {r.status for r in results} == {"applied"}  # type: ignore[union-attr]
+    t = timezone.now()
+    messages = []
+    for edit in _edits_from_beta(sync, 200, 3, 2):
+        issue_id = edit.envelope.payload["origin_issue_id"]
+        comments = {"origin_site": BETA, "origin_issue_id": issue_id,
+                    "comments": [_comment_item(f"{issue_id}{n}", f"Note {n}", t) for n in range(2)]}
+        messages += [edit, _received(sync, COMMENTS_STATE, comments, issue_stream(BETA, issue_id), 3)]
+    with CaptureQueriesContext(connection) as queries:
+        results = inbox_apply_many(messages=messages, enabled=True, **PARTNER_KEY)
+    assert {r.status for r in results} == {"applied"}  # type: ignore[union-attr]
+    assert Comment.objects.count() == 6
+    # Issue and comment messages alternate in the request; they share what they read (their kinds' `batch`).
+    assert sum('FROM "mappings_mapping"' in q["sql"] for q in queries.captured_queries) == 1
+
+
 def test_a_partners_comment_is_copied_within_the_inboxs_savepoint_for_it(sync: Synchronization, admin: User) -> None:
     issue = _create(admin)
     services.issue_push(issue=issue.pk, synchronization=sync)
