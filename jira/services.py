@@ -591,8 +591,12 @@ def comment_delete(*, actor: User | None, origin: Origin, comment: Comment) -> N
 def remote_link_upsert(*, actor: User | None, origin: Origin, issue: Issue | int, url: str, title: str,
                        global_id: str = "", summary: str = "", relationship: str = "",
                        application: dict[str, Any] | None = None,
-                       status: dict[str, Any] | None = None) -> tuple[RemoteLink, bool]:
-    """Create the link, or update the one with the same `globalId` on this issue; (link, created)."""
+                       status: dict[str, Any] | None = None, locked: bool = False) -> tuple[RemoteLink, bool]:
+    """Create the link, or update the one with the same `globalId` on this issue; (link, created).
+
+    `locked`: `issue` is the row as the caller's open transaction read it under its lock (`issue_locked`):
+    it is not read again, and its `updated` is moved here as in the database, so the caller may go on with it.
+    """
     _check_actor(actor)
     errors = FieldErrors()
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
@@ -604,7 +608,9 @@ def remote_link_upsert(*, actor: User | None, origin: Origin, issue: Issue | int
     if errors:
         raise errors
     with transaction.atomic():
-        issue = issue_locked(issue)
+        if not locked:
+            issue = issue_locked(issue)
+        assert isinstance(issue, Issue), "a locked issue is given as its row"
         values = {"url": url, "title": title.strip(), "summary": summary or "", "relationship": relationship or "",
                   "application": application or {}, "status": status or {}}
         link = RemoteLink.objects.filter(issue=issue, global_id=global_id).first() if global_id else None
@@ -617,7 +623,8 @@ def remote_link_upsert(*, actor: User | None, origin: Origin, issue: Issue | int
             link.save()
         # Not an edit of the issue: someone editing it with the version they read (the summary in
         # place, a PUT with expected_version) is not refused because Issue Sync linked it meanwhile.
-        Issue.objects.filter(pk=issue.pk).update(updated=timezone.now())
+        issue.updated = timezone.now()
+        Issue.objects.filter(pk=issue.pk).update(updated=issue.updated)
         _emit(IssueChange(IssueEvent.REMOTE_LINK_SAVED, issue, origin, remote_link=link))
     return link, created
 

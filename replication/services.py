@@ -581,15 +581,17 @@ def _settle(link: IssueLink, errors: list[str], failed: dict[str, Any]) -> None:
     link.last_synced_at = now
 
 
-def _remote_link(sync: Synchronization, issue: Issue, sender: str, key: str, url: str, *, gone: bool = False) -> None:
+def _remote_link(sync: Synchronization, issue: Issue, sender: str, key: str, url: str, *, gone: bool = False,
+                 locked: bool = False) -> None:
+    """The issue's remote link to its partner issue (`locked`: `issue` is the row read under its lock here)."""
     title = f"{key} ({sender.removeprefix('https://')})" + (" – deleted there" if gone else "")
     jira.remote_link_upsert(
-        actor=None, origin=_origin(sync), issue=issue.pk, url=url, title=title[:255],
+        actor=None, origin=_origin(sync), issue=issue, url=url, title=title[:255],
         global_id=LINK_GLOBAL_ID.format(sync_id=sync.pk), relationship="synchronized with",
         summary=("The source issue was deleted; this copy no longer syncs." if gone
                  else f"Synchronized by Issue Sync with {sender}"),
         application={"type": "com.issuesync", "name": APP_DISPLAY_NAME},
-        status={"resolved": gone})
+        status={"resolved": gone}, locked=locked)
 
 
 def _link_mapping(sync: Synchronization, link: IssueLink) -> Mapping | None:
@@ -633,11 +635,10 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
         link.partner_gone = True
         link.state = LinkState.PAUSED
         link.save()
-        _remote_link(sync, issue, sender, payload["key"], payload["url"], gone=True)
+        _remote_link(sync, issue, sender, payload["key"], payload["url"], gone=True, locked=True)
         return "applied"
     if changed_ids:
-        _remote_link(sync, issue, sender, payload["key"], payload["url"])  # writes the issue's row: read again
-        issue = jira.issue_locked(issue)
+        _remote_link(sync, issue, sender, payload["key"], payload["url"], locked=True)  # moves `issue.updated`
     incoming = payload.get("values") or {}
     if not incoming:
         if link.state == LinkState.PENDING:
@@ -700,7 +701,7 @@ def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: 
     errors, failed = _apply_fields(sync, link, issue, mapping, payload["values"])
     _settle(link, errors, failed)
     link.save()
-    _remote_link(sync, issue, sender, payload["key"], payload["url"])
+    _remote_link(sync, issue, sender, payload["key"], payload["url"], locked=True)
     # Tell the origin which issue is its copy (no fields: nothing to apply, nothing sent back).
     wire.send(sync, wire.ISSUE_STATE, _state_payload(link, issue, mapping.pk, {}))
     log.info("created %s as the copy of %s from %s", issue.key, payload["key"], sender)

@@ -571,6 +571,29 @@ def test_an_issues_state_and_its_comments_applied_together_read_the_mapping_once
     assert sum('FROM "mappings_mapping"' in q["sql"] for q in queries.captured_queries) == 1
 
 
+def test_learning_the_copys_key_links_the_issue_reading_it_once(sync: Synchronization, admin: User) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    before = Issue.objects.get(pk=issue.pk)
+    reply = _from_beta(sync, ALPHA, str(issue.pk), {}, issue_id="901", key="BETA-91")
+    with CaptureQueriesContext(connection) as queries:
+        assert services.issue_state_apply(sync=sync, sender=BETA, payload=reply) == "applied"
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "jira_issue"')]
+    assert len(reads) == 1, "\n".join(reads)
+    link = IssueLink.objects.get()
+    assert (link.partner_key, link.state) == ("BETA-91", LinkState.IN_SYNC)
+    assert issue.remote_links.get().title.startswith("BETA-91 (beta.atlassian.net)")
+    after = Issue.objects.get(pk=issue.pk)
+    assert after.updated > before.updated and after.version == before.version  # linked, not edited
+    # The partner's first edit carrying new ids as well: linked again and applied on the row as it is now.
+    edit = _from_beta(sync, ALPHA, str(issue.pk), {"summary": _state("Renamed on beta", timezone.now() + LATER)},
+                      issue_id="902", key="BETA-92")
+    assert services.issue_state_apply(sync=sync, sender=BETA, payload=edit) == "applied"
+    after = Issue.objects.get(pk=issue.pk)
+    assert after.summary == "Renamed on beta" and after.version == before.version + 1
+    assert issue.remote_links.get().title.startswith("BETA-92")
+
+
 def test_a_partners_comment_is_copied_within_the_inboxs_savepoint_for_it(sync: Synchronization, admin: User) -> None:
     issue = _create(admin)
     services.issue_push(issue=issue.pk, synchronization=sync)
