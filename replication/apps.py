@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.core.signals import request_finished, request_started
 from django.db.models.signals import post_save
 
 
@@ -23,3 +24,5 @@ class ReplicationConfig(AppConfig):
         post_save.connect(receivers.on_mapping_saved, sender="mappings.Mapping",
                           dispatch_uid="replication.on_mapping_saved")
         issue_panel_register(views.issue_panel)
+        request_started.connect(receivers.on_request_started, dispatch_uid="replication.on_request_started")
+        request_finished.connect(receivers.on_request_finished, dispatch_uid="replication.on_request_finished")

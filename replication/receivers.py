@@ -7,6 +7,7 @@ same issue still get it.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +17,7 @@ from jira.signals import IssueChange, IssueEvent, OriginKind
 from replication import services
 
 log = logging.getLogger(__name__)
+_request = threading.local()  # what this thread's request asked already: {synchronization id: others active}
 
 COMMENT_EVENTS = (IssueEvent.COMMENT_CREATED, IssueEvent.COMMENT_UPDATED, IssueEvent.COMMENT_DELETED)
 
@@ -26,7 +28,7 @@ def on_issue_changed(sender: Any, change: IssueChange, **kwargs: Any) -> None:
     skip = change.origin.partner if change.origin.kind == OriginKind.PARTNER else ""
     # A partner's change goes on only along the site's other synchronizations: most sites have none, and
     # then neither the app's switch nor the issue's links need reading for each change applied.
-    if skip and not services.others_active(skip):
+    if skip and not _others_active(skip):
         return
     if not SiteConfiguration.load().is_enabled:
         return
@@ -38,6 +40,26 @@ def on_issue_changed(sender: Any, change: IssueChange, **kwargs: Any) -> None:
                               deleted=change.event == IssueEvent.COMMENT_DELETED, skip_sync=skip)
     else:
         services.issue_changed_push(issue=change.issue, skip_sync=skip)
+
+
+def _others_active(sync_id: str) -> bool:
+    """`services.others_active`, asked once per web request: a partner's request applies many changes (an
+    issue and its comments), each announced after commit, and the answer changes only when an admin
+    activates or stops another synchronization (whose catch-up then sends what it must)."""
+    asked: dict[str, bool] | None = getattr(_request, "asked", None)
+    if asked is None:
+        return services.others_active(sync_id)
+    if sync_id not in asked:
+        asked[sync_id] = services.others_active(sync_id)
+    return asked[sync_id]
+
+
+def on_request_started(sender: Any, **kwargs: Any) -> None:
+    _request.asked = {}
+
+
+def on_request_finished(sender: Any, **kwargs: Any) -> None:
+    _request.asked = None
 
 
 def on_mapping_saved(sender: Any, instance: Any, created: bool = False, **kwargs: Any) -> None:

@@ -27,7 +27,7 @@ from jira.fields import FieldErrors
 from jira.models import Changelog, Comment, Issue, IssueType, Project, SiteConfiguration
 from jira.signals import Origin
 from mappings.models import Mapping
-from replication import services
+from replication import receivers, services
 from replication.merge import clock_at
 from replication.models import CommentLink, IssueLink, LinkState
 from replication.wire import COMMENT_STATE, COMMENTS_STATE, ISSUE_STATE, issue_stream
@@ -206,6 +206,41 @@ def test_a_partners_change_goes_on_along_the_sites_other_synchronizations_only(
     assert len(_sent(sync)) == 1
     (to_gamma,) = _sent(gamma)
     assert to_gamma["values"]["summary"]["v"] == "Edited on beta again"
+
+
+def test_a_partners_changes_in_one_request_ask_once_whether_another_synchronization_takes_them(
+        sync: Synchronization, admin: User, django_capture_on_commit_callbacks: Any) -> None:
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    t = timezone.now()
+    bundle = {"origin_site": ALPHA, "origin_issue_id": str(issue.pk),
+              "comments": [_comment_item(str(n), f"Note {n}", t) for n in range(4)]}
+
+    def announced(payload: dict[str, Any], *, in_request: bool) -> list[str]:
+        if in_request:  # what Django's request_started sends it (the signal itself also closes old connections)
+            receivers.on_request_started(sender=None)
+        try:
+            with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+                services.comments_state_apply(sync=sync, sender=BETA, payload=payload)
+        finally:
+            if in_request:
+                receivers.on_request_finished(sender=None)
+        return [q["sql"] for q in queries.captured_queries]
+
+    def asked(sqls: list[str]) -> int:
+        return sum(q.startswith('SELECT 1 AS "a" FROM "synchronizations_synchronization"') for q in sqls)
+
+    # Four comments announced after commit: asked once in a request (the inbox's), each time outside one.
+    sqls = announced(bundle, in_request=True)
+    assert asked(sqls) == 1 and not any("jira_siteconfiguration" in q for q in sqls)
+    later = {**bundle, "comments": [_comment_item(str(n), f"Note {n}, edited", t + LATER) for n in range(2)]}
+    assert asked(announced(later, in_request=False)) == 2
+    # Asked again in the next request: the changes go on to a synchronization activated meanwhile (there,
+    # only the partner's comments' copies, which stay with their author's site).
+    _active("G", "https://gamma.atlassian.net")
+    last = {**bundle, "comments": [_comment_item(str(n), f"Note {n}, again", t + 2 * LATER) for n in range(3)]}
+    sqls = announced(last, in_request=True)
+    assert asked(sqls) == 1 and any("jira_siteconfiguration" in q for q in sqls)
 
 
 def test_it_never_sends_back_a_value_applied_from_the_partner(sync: Synchronization, admin: User) -> None:
