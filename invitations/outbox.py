@@ -107,8 +107,9 @@ def _counter_locked(link_id: uuid.UUID, stream: str) -> LinkStream:
     counter = LinkStream.objects.select_for_update(of=("self",)).select_related("link").filter(
         link_id=link_id, stream=stream).first()
     if counter is None:
+        # A row this transaction inserts is its own until it commits: no other sees it, and another
+        # inserting the same stream waits on the unique key, then fails (not read again to lock it).
         counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
-        counter = LinkStream.objects.select_for_update(of=("self",)).select_related("link").get(pk=counter.pk)
     return counter
 
 

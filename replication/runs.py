@@ -281,7 +281,8 @@ def _count(run: SyncRun, outcome: str, key: str, reason: str = "") -> None:
 
 
 def _handle(run: SyncRun, sync: Synchronization, mapping: Mapping, issue_pk: int) -> None:
-    issue = Issue.objects.select_related("project", "issue_type", "status", "priority").filter(pk=issue_pk).first()
+    # The key and id for the counts; a dry run decides on the project and type (issue_push reads its own row).
+    issue = Issue.objects.select_related("project", "issue_type").filter(pk=issue_pk).first()
     if issue is None:
         return  # deleted meanwhile
     link = IssueLink.objects.filter(synchronization=sync, local_issue_id=str(issue_pk)).first()
@@ -350,7 +351,7 @@ def _comments_to_send(sync: Synchronization, mapping: Mapping, issue: Issue, lin
     """The issue's own comments not sent along this synchronization yet (none when comments do not flow out)."""
     if not services.comments_flow(mapping, sync.role, outgoing=True):
         return []
-    comments = Comment.objects.filter(issue=issue).select_related("author").order_by("pk")
+    comments = Comment.objects.filter(issue=issue).select_related("author__jira_profile").order_by("pk")
     # Copies of another partner's comments are shown here, not ours to send (their author edits them there).
     copies = set(CommentLink.objects.filter(link__issue_id=issue.pk, comment__isnull=False)
                  .exclude(origin_site=settings.SITE_ADDRESS).values_list("comment_id", flat=True))
