@@ -53,7 +53,7 @@ CREATE_WAITING = "__create__"  # in IssueLink.pending: a partner's create that c
 
 def app_user() -> User:
     """The account issue sync writes with (as the app's user in Jira Cloud)."""
-    user: User | None = _memoized(("app_user",), lambda: User.objects.filter(username=APP_USERNAME).first())
+    user: User | None = memoized(("app_user",), lambda: User.objects.filter(username=APP_USERNAME).first())
     if user is None:  # (not remembered: a savepoint rolled back may take the new row with it)
         user, _ = User.objects.get_or_create(
             username=APP_USERNAME, defaults={"first_name": APP_DISPLAY_NAME, "email": "", "is_active": True})
@@ -79,7 +79,7 @@ def is_paused(sync: Synchronization, mapping: Mapping | None = None) -> bool:
     read_with = getattr(mapping, "sync_paused", None)
     if read_with is not None:
         return bool(read_with)
-    return bool(_memoized(("paused", sync.pk),
+    return bool(memoized(("paused", sync.pk),
                           lambda: SyncControl.objects.filter(synchronization=sync, paused=True).exists()))
 
 
@@ -92,7 +92,7 @@ def _mappings(sync: Synchronization) -> QuerySet[Mapping]:
 
 def _mapping_named(sync: Synchronization, mapping_id: Any) -> Mapping | None:
     """The synchronization's mapping a partner's message names (deleted or disabled ones included)."""
-    found: Mapping | None = _memoized(("mapping", sync.pk, str(mapping_id)),
+    found: Mapping | None = memoized(("mapping", sync.pk, str(mapping_id)),
                                       lambda: _mappings(sync).filter(pk=mapping_id).first())
     return found
 
@@ -146,7 +146,8 @@ def decisions_memoized() -> Iterator[None]:
         _MEMO.reset(token)
 
 
-def _memoized(key: Any, compute: Callable[[], Any]) -> Any:
+def memoized(key: Any, compute: Callable[[], Any]) -> Any:
+    """`compute()`, once per `decisions_memoized` block for `key` (every time outside one)."""
     memo = _MEMO.get()
     if memo is None:
         return compute()
@@ -163,7 +164,7 @@ def _issue_in_own_scope(sync: Synchronization, issue: Issue) -> bool:
 
 def _in_own_scope(sync: Synchronization, project: Project, issue_type_name: str) -> bool:
     scope = sync.scope
-    return bool(_memoized(("scope", sync.pk, project.pk, issue_type_name), lambda: (  # one query for both
+    return bool(memoized(("scope", sync.pk, project.pk, issue_type_name), lambda: (  # one query for both
         scope.visible_projects().filter(pk=project.pk)
         .filter(Exists(scope.visible_issue_types().filter(name=issue_type_name))).exists())))
 
@@ -179,7 +180,7 @@ def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
     if sync.status != InvitationStatus.ACTIVE:
         return None
     me, partner = sides(sync.role)
-    mappings = _memoized(("mappings", sync.pk), lambda: list(
+    mappings = memoized(("mappings", sync.pk), lambda: list(
         _mappings(sync).filter(enabled=True, deleted_at__isnull=True)))
     for mapping in mappings:
         if getattr(mapping, f"{me}_project") != issue.project.key:

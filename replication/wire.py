@@ -191,8 +191,11 @@ def _decisions_memoized() -> AbstractContextManager[None]:
 
 def _read(message: Incoming) -> Synchronization:
     # An issue's or a comment's state (a concurrent kind): the inbox holds the link, in share mode at
-    # least, so nothing changes the synchronization meanwhile; the handler locks the link row.
-    return _locked(message, lock=False)
+    # least, so nothing changes the synchronization meanwhile (read once for the request's messages of
+    # these kinds, which change none of it); the handler locks the link row.
+    from replication.services import memoized
+
+    return memoized(("synchronization", message.link_id), lambda: _locked(message, lock=False))
 
 
 def _locked(message: Incoming, *, lock: bool = True) -> Synchronization:
