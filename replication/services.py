@@ -80,7 +80,7 @@ def is_paused(sync: Synchronization, mapping: Mapping | None = None) -> bool:
     if read_with is not None:
         return bool(read_with)
     return bool(memoized(("paused", sync.pk),
-                          lambda: SyncControl.objects.filter(synchronization=sync, paused=True).exists()))
+                         lambda: SyncControl.objects.filter(synchronization=sync, paused=True).exists()))
 
 
 def _mappings(sync: Synchronization) -> QuerySet[Mapping]:
@@ -93,7 +93,7 @@ def _mappings(sync: Synchronization) -> QuerySet[Mapping]:
 def _mapping_named(sync: Synchronization, mapping_id: Any) -> Mapping | None:
     """The synchronization's mapping a partner's message names (deleted or disabled ones included)."""
     found: Mapping | None = memoized(("mapping", sync.pk, str(mapping_id)),
-                                      lambda: _mappings(sync).filter(pk=mapping_id).first())
+                                     lambda: _mappings(sync).filter(pk=mapping_id).first())
     return found
 
 
