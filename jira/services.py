@@ -319,8 +319,10 @@ def _cf_strings(value: Any) -> tuple[str | None, str | None]:
 
 def _next_numbers(project: Project, count: int) -> range:
     """Reserve `count` issue numbers in the project; the counter only grows, so keys are never reused."""
-    IssueCounter.objects.get_or_create(project=project)
-    counter = IssueCounter.objects.select_for_update().get(project=project)
+    counter = IssueCounter.objects.select_for_update().filter(project=project).first()
+    if counter is None:  # the project's first issue (its counter is made once, by whichever comes first)
+        IssueCounter.objects.get_or_create(project=project)
+        counter = IssueCounter.objects.select_for_update().get(project=project)
     first = counter.last_number + 1
     counter.last_number += count
     counter.save(update_fields=["last_number"])
@@ -536,11 +538,14 @@ def comment_add(*, actor: User | None, origin: Origin, issue: Issue | int, body:
 def comments_add(*, actor: User | None, origin: Origin, issue: Issue | int, bodies: list[Any]) -> list[Comment]:
     """Add several comments to one issue, in order, under one lock and in one write: all of them, or none
     when any body is wrong (checked before anything is written). For a caller already in a transaction,
-    like `comment_add(savepoint=False)`; each comment still sends its own `issue_changed`."""
+    like `comment_add(savepoint=False)`; each comment still sends its own `issue_changed` (a partner's
+    copies, written by Issue Sync: the only caller)."""
     _check_actor(actor)
     docs = [_comment_body(body, False) for body in bodies]
     with transaction.atomic(savepoint=False):
-        issue = issue_locked(issue)
+        # Only the row is locked: a partner's copies announce the issue, and no receiver reads more of it
+        # unless another synchronization takes them (which then reads what it needs).
+        issue = Issue.objects.select_for_update().get(pk=issue if isinstance(issue, int) else issue.pk)
         now = timezone.now()
         comments = Comment.objects.bulk_create(
             [Comment(issue=issue, author=actor, body=doc, created=now, updated=now) for doc in docs])

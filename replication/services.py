@@ -683,7 +683,7 @@ def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: 
     actor = app_user()
     try:
         issue = jira.issue_create(actor=actor, origin=_origin(sync, actor), fields={
-            "project": {"key": project.key}, "issuetype": {"name": type_name}, "summary": summary[:255]})
+            "project": project, "issuetype": {"name": type_name}, "summary": summary[:255]})
     except FieldErrors as e:
         # No copy yet: the link holds the create (and later values merge into it) until Retry.
         waiting = IssueLink(
@@ -698,7 +698,7 @@ def _copy_create(sync: Synchronization, sender: str, mapping: Mapping, payload: 
         synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"],
         mapping_id=mapping.pk, issue=issue, local_issue_id=str(issue.pk), local_key=issue.key,
         partner_issue_id=payload["issue_id"], partner_key=payload["key"], state=LinkState.PENDING)
-    issue = jira.issue_locked(issue.pk)
+    # The row as this transaction inserted it, with what it was made of: its own until commit, not read again.
     errors, failed = _apply_fields(sync, link, issue, mapping, payload["values"])
     _settle(link, errors, failed)
     link.save()

@@ -629,6 +629,22 @@ def test_learning_the_copys_key_links_the_issue_reading_it_once(sync: Synchroniz
     assert issue.remote_links.get().title.startswith("BETA-92")
 
 
+def test_a_copy_is_created_with_its_fields_without_reading_it_back(sync: Synchronization, admin: User) -> None:
+    services.app_user()  # made once per site
+    _create(admin)  # not the project's first issue
+    (message,) = _edits_from_beta(sync, 700, 1, 1)
+    with CaptureQueriesContext(connection) as queries:
+        (result,) = inbox_apply_many(messages=[message], enabled=True, **PARTNER_KEY)
+    assert result.status == "applied"  # type: ignore[union-attr]
+    copy = Issue.objects.get(pk=IssueLink.objects.get(origin_issue_id="700").local_issue_id)
+    assert (copy.summary, copy.version) == ("Edit 700.1", 1) and copy.remote_links.get().title.startswith("BETA-700")
+    # The row this transaction inserted is its own: the fields and the remote link are written on it as made.
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert not any(q.startswith('SELECT "jira_issue"') for q in sqls), "\n".join(sqls)
+    # The project's issue counter: locked and moved, two statements once it exists.
+    assert sum('"jira_issuecounter"' in q for q in sqls) == 2
+
+
 def test_a_partners_comment_is_copied_within_the_inboxs_savepoint_for_it(sync: Synchronization, admin: User) -> None:
     issue = _create(admin)
     services.issue_push(issue=issue.pk, synchronization=sync)
