@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 from unittest import mock
 
+import psycopg.sql
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
@@ -22,6 +23,7 @@ from invitations.delivery import outbox_deliver
 from invitations.keys import site_private_key
 from invitations.messages import BATCH_PATH, INBOX_PATH, envelope_encode
 from invitations.models import DeliveryState, OutboxMessage
+from synchronizations import selectors
 from synchronizations.models import Synchronization
 from synchronizations.selectors import synchronization_delivery
 from tests.factories import BETA, envelope, synchronization
@@ -423,3 +425,32 @@ def test_a_lone_message_is_delivered_in_seven_statements(recipient: str | None) 
     assert len(sent) == 1
     message.refresh_from_db()
     assert (message.state, message.attempts, message.claim) == (DeliveryState.DELIVERED, 1, None)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans of prepared statements")
+def test_the_delivery_state_reads_only_undelivered_messages_in_a_prepared_statements_generic_plan() -> None:
+    sync = synchronization()
+    now = timezone.now()
+    OutboxMessage.objects.bulk_create(OutboxMessage(
+        id=uuid.uuid4(), synchronization_id=sync.pk, sequence=n, message_type="delete", recipient=BETA, body=b"{}",
+        state=DeliveryState.DELIVERED if n > 3 else DeliveryState.PENDING, next_attempt_at=now,
+        give_up_at=now + timedelta(days=1), created_at=now) for n in range(1, 3001))
+    # The statement as PostgreSQL receives it from the list and detail pages (its values bound as parameters),
+    # planned once for any values: what it uses after a few runs, whatever the history's size then.
+    sql, params = selectors._deciding_messages([sync.pk]).query.sql_with_params()
+    numbered = sql
+    for n in range(1, len(params) + 1):
+        numbered = numbered.replace("%s", f"${n}", 1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE invitations_outboxmessage")
+        types = ", ".join("integer" if isinstance(p, int) else "unknown" for p in params)  # the rest as used
+        cursor.execute(f"PREPARE deciding({types}) AS {numbered}")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        values = ", ".join(psycopg.sql.Literal(str(p) if isinstance(p, str) else p).as_string(cursor.connection)
+                           for p in params)  # EXECUTE takes no bound parameters
+        cursor.execute(f"EXPLAIN EXECUTE deciding({values})")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("DEALLOCATE deciding")
+    assert "outbox_undelivered" in plan and "Seq Scan on invitations_outboxmessage" not in plan, plan
+    assert synchronization_delivery(sync).state == "pending"
