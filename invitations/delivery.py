@@ -1,6 +1,7 @@
 """Delivering outbox messages: claim the due ones for a partner, sign and send them, record each outcome."""
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -374,15 +375,21 @@ SELECT {columns} FROM {table} WHERE id IN ({ids}) AND (state = %s OR (state = %s
 """
 
 
-def _free_locked(ids: list[uuid.UUID], now: datetime) -> list[OutboxMessage]:
-    if not ids:
-        return []
-    connection = connections[OutboxMessage.objects.db]
+@functools.cache
+def _free_locked_template(alias: str) -> str:
+    """`_FREE_LOCKED` with the database's columns and lock filled in, made once per database."""
+    connection = connections[alias]
     # SQLite has no row locks: its writers take turns on the whole file (IMMEDIATE transactions).
     lock = connection.ops.for_update_sql(skip_locked=True) if connection.features.has_select_for_update else ""
     columns = ", ".join(connection.ops.quote_name(f.column) for f in OutboxMessage._meta.concrete_fields if f.column)
-    _, sql, params = _statement(_FREE_LOCKED.replace("{lock}", lock).replace("{columns}", columns), *ids,
-                                DeliveryState.PENDING, DeliveryState.DELIVERING, now, ids=len(ids))
+    return _FREE_LOCKED.replace("{lock}", lock).replace("{columns}", columns)
+
+
+def _free_locked(ids: list[uuid.UUID], now: datetime) -> list[OutboxMessage]:
+    if not ids:
+        return []
+    _, sql, params = _statement(_free_locked_template(OutboxMessage.objects.db), *ids, DeliveryState.PENDING,
+                                DeliveryState.DELIVERING, now, ids=len(ids))
     return list(OutboxMessage.objects.raw(sql, params))
 
 

@@ -393,6 +393,12 @@ def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: st
     return sent
 
 
+def _comment_item(comment: Comment, author: str, clock: list[str], *, deleted: bool = False) -> dict[str, Any]:
+    """A local comment's state as the wire carries it (alone in `comment_state`, or in `comments_state`)."""
+    return {"comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk), "author": author,
+            "body": None if deleted else comment.body, "clock": clock, "deleted": deleted}
+
+
 def comment_send(*, sync: Synchronization, link: IssueLink, comment: Comment, deleted: bool = False) -> bool:
     """Write one comment's state on its issue's stream (the caller holds the locks and checked the mapping)."""
     cl, _ = CommentLink.objects.get_or_create(
@@ -401,8 +407,7 @@ def comment_send(*, sync: Synchronization, link: IssueLink, comment: Comment, de
     clock = _clock_after(timezone.now() if deleted else comment.updated, cl.clock or None)
     author = "" if comment.author is None else (jira._display(comment.author) or "")
     payload = {"origin_site": link.origin_site, "origin_issue_id": link.origin_issue_id,
-               "comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk), "author": author,
-               "body": None if deleted else comment.body, "clock": clock, "deleted": deleted}
+               **_comment_item(comment, author, clock, deleted=deleted)}
     if wire.message_size(wire.COMMENT_STATE, payload) > wire.size_cap():
         _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
         link.save()
@@ -431,9 +436,7 @@ def comments_send(*, sync: Synchronization, link: IssueLink, comments: list[Comm
         clock = _clock_after(comment.updated, cl.clock if cl is not None and cl.clock else None)
         if comment.author_id is not None and comment.author_id not in authors:
             authors[comment.author_id] = jira._display(comment.author) or ""
-        item = {"comment_site": settings.SITE_ADDRESS, "comment_id": str(comment.pk),
-                "author": authors.get(comment.author_id or 0, ""), "body": comment.body, "clock": clock,
-                "deleted": False}
+        item = _comment_item(comment, authors.get(comment.author_id or 0, ""), clock)
         size = wire.item_size(item)
         if size > room:
             _error(link, f"A comment ({comment.pk}) is too large to synchronize: shorten it, then Retry, or Skip.")
