@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from invitations import transport
+from invitations import delivery, transport
 from invitations.delivery import outbox_deliver
 from invitations.keys import site_private_key
 from invitations.messages import BATCH_PATH, INBOX_PATH, envelope_encode
@@ -427,30 +427,66 @@ def test_a_lone_message_is_delivered_in_seven_statements(recipient: str | None) 
     assert (message.state, message.attempts, message.claim) == (DeliveryState.DELIVERED, 1, None)
 
 
-@pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans of prepared statements")
-def test_the_delivery_state_reads_only_undelivered_messages_in_a_prepared_statements_generic_plan() -> None:
-    sync = synchronization()
+def _history(sync: Synchronization, pending: int, delivered: int) -> None:
+    """`pending` messages waiting for the partner, then `delivered` ones: a synchronization with a long history."""
     now = timezone.now()
-    OutboxMessage.objects.bulk_create(OutboxMessage(
+    OutboxMessage.objects.bulk_create([OutboxMessage(
         id=uuid.uuid4(), synchronization_id=sync.pk, sequence=n, message_type="delete", recipient=BETA, body=b"{}",
-        state=DeliveryState.DELIVERED if n > 3 else DeliveryState.PENDING, next_attempt_at=now,
-        give_up_at=now + timedelta(days=1), created_at=now) for n in range(1, 3001))
-    # The statement as PostgreSQL receives it from the list and detail pages (its values bound as parameters),
-    # planned once for any values: what it uses after a few runs, whatever the history's size then.
-    sql, params = selectors._deciding_messages([sync.pk]).query.sql_with_params()
+        state=DeliveryState.DELIVERED if n > pending else DeliveryState.PENDING, next_attempt_at=now,
+        give_up_at=now + timedelta(days=1), created_at=now) for n in range(1, pending + delivered + 1)],
+        batch_size=1000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE invitations_outboxmessage")
+
+
+def _generic_plan(sql: str, params: list[Any]) -> str:
+    """The plan of `sql` as a prepared statement planned once for any values: what PostgreSQL uses for a
+    statement run more than a few times on a connection, whatever the outbox's size then."""
     numbered = sql
     for n in range(1, len(params) + 1):
         numbered = numbered.replace("%s", f"${n}", 1)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE invitations_outboxmessage")
         types = ", ".join("integer" if isinstance(p, int) else "unknown" for p in params)  # the rest as used
-        cursor.execute(f"PREPARE deciding({types}) AS {numbered}")
+        cursor.execute(f"PREPARE planned({types}) AS {numbered}")
         cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        values = ", ".join(psycopg.sql.Literal(str(p) if isinstance(p, str) else p).as_string(cursor.connection)
-                           for p in params)  # EXECUTE takes no bound parameters
-        cursor.execute(f"EXPLAIN EXECUTE deciding({values})")
+        literals = (psycopg.sql.Literal(p if p is None or isinstance(p, int) else str(p)) for p in params)
+        values = ", ".join(v.as_string(cursor.connection) for v in literals)  # EXECUTE takes no bound parameters
+        cursor.execute(f"EXPLAIN EXECUTE planned({values})")
         plan = "\n".join(row[0] for row in cursor.fetchall())
-        cursor.execute("DEALLOCATE deciding")
+        cursor.execute("DEALLOCATE planned")
+    return plan
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans of prepared statements")
+def test_the_delivery_state_reads_only_undelivered_messages_in_a_prepared_statements_generic_plan() -> None:
+    sync = synchronization()
+    _history(sync, pending=3, delivered=2997)
+    # The statement as PostgreSQL receives it from the list and detail pages (its values bound as parameters).
+    sql, params = selectors._deciding_messages([sync.pk]).query.sql_with_params()
+    plan = _generic_plan(sql, list(params))
     assert "outbox_undelivered" in plan and "Seq Scan on invitations_outboxmessage" not in plan, plan
     assert synchronization_delivery(sync).state == "pending"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans of prepared statements")
+def test_a_claims_due_query_reads_only_waiting_messages_in_a_prepared_statements_generic_plan() -> None:
+    sync = synchronization()
+    _history(sync, pending=100, delivered=5900)
+    rung = OutboxMessage.objects.filter(state=DeliveryState.PENDING).first()
+    assert rung is not None
+    # A doorbell's claim (rung for a message) and a sweep's (for the partner), as delivery sends them.
+    sent: list[tuple[str, list[Any]]] = []
+
+    def planned(template: str, *values: Any, **lists: int) -> list[Any]:
+        sent.append(delivery._statement(template, *values, **lists)[1:])
+        return []
+
+    for outbox_id, recipient in ((rung.pk, None), (None, BETA)):
+        with mock.patch.object(delivery, "_rows", planned):
+            delivery._due(timezone.now(), outbox_id, recipient, 25)
+        sql, params = sent.pop()
+        plan = _generic_plan(sql, params)
+        assert "outbox_due" in plan and "Seq Scan on invitations_outboxmessage " not in plan, plan
+    assert delivery._due(timezone.now(), rung.pk, None, 25)[0][0] == rung.pk  # the rung one first
