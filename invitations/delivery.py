@@ -331,12 +331,26 @@ def _rows(template: str, *values: Any, **lists: int) -> list[tuple[Any, ...]]:
 
 
 # The first `limit` messages due now for the partner (the rung one first), as `due_messages` says; a lone
-# delivery asks this twice: its claim, and the next round's, which finds nothing.
+# delivery asks this twice: its claim, and the next round's, which finds nothing. Each state is read on its
+# own, in the due index's order and only as far as the limit: a plain index scan, which marks the entries of
+# messages that have moved on as dead for the next reader, where one scan of both states (a bitmap scan) read
+# every such entry again until the table's vacuum (30,000 delivered messages since the last vacuum: 1.6 ms,
+# 0.2 ms so; tests/invitations/test_delivery.py).
 _DUE = """
-SELECT id, recipient, synchronization_id, stream FROM {table}
-WHERE ((state = {pending} AND next_attempt_at <= %s) OR (state = {delivering} AND claimed_until < %s))
-      AND recipient = {partner}
-ORDER BY CASE WHEN id = %s THEN 0 ELSE 1 END, next_attempt_at, created_at LIMIT %s
+SELECT id, recipient, synchronization_id, stream FROM (
+    SELECT id, recipient, synchronization_id, stream, next_attempt_at, created_at, 0 AS place FROM {table}
+    WHERE id = %s AND (state = {pending} AND next_attempt_at <= %s OR state = {delivering} AND claimed_until < %s)
+    UNION ALL
+    SELECT * FROM (
+        SELECT id, recipient, synchronization_id, stream, next_attempt_at, created_at, 1 AS place FROM {table}
+        WHERE state = {pending} AND next_attempt_at <= %s AND recipient = {partner}
+        ORDER BY next_attempt_at, created_at LIMIT %s) AS waiting
+    UNION ALL
+    SELECT * FROM (
+        SELECT id, recipient, synchronization_id, stream, next_attempt_at, created_at, 1 AS place FROM {table}
+        WHERE state = {delivering} AND claimed_until < %s AND recipient = {partner}
+        ORDER BY next_attempt_at, created_at LIMIT %s) AS expired
+) AS due ORDER BY place, next_attempt_at, created_at
 """
 _PARTNER_OF_RUNG = "(SELECT recipient FROM {table} WHERE id = %s)"
 
@@ -346,8 +360,10 @@ def _due(now: datetime, outbox_id: uuid.UUID | None, recipient: str | None, limi
     """(id, recipient, link, stream) of `_DUE`: the partner's, or (rung for a message) its message's partner,
     read in the same query."""
     template = _DUE.replace("{partner}", "%s" if recipient is not None else _PARTNER_OF_RUNG)
-    rows = _rows(template, now, now, recipient if recipient is not None else outbox_id, outbox_id, limit)
-    return [(_uuid(pk), to, _uuid(link), stream) for pk, to, link, stream in rows]
+    partner = recipient if recipient is not None else outbox_id
+    rows = _rows(template, outbox_id, now, now, now, partner, limit, now, partner, limit)
+    due = {_uuid(pk): (_uuid(pk), to, _uuid(link), stream) for pk, to, link, stream in rows}  # the rung one once
+    return list(due.values())[:limit]
 
 
 def _uuid(value: uuid.UUID | str) -> uuid.UUID:

@@ -471,7 +471,7 @@ def test_the_delivery_state_reads_only_undelivered_messages_in_a_prepared_statem
 
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plans of prepared statements")
-def test_a_claims_due_query_reads_only_waiting_messages_in_a_prepared_statements_generic_plan() -> None:
+def test_a_claims_due_query_reads_the_due_index_in_a_prepared_statements_generic_plan() -> None:
     sync = synchronization()
     _history(sync, pending=100, delivered=5900)
     rung = OutboxMessage.objects.filter(state=DeliveryState.PENDING).first()
@@ -488,5 +488,7 @@ def test_a_claims_due_query_reads_only_waiting_messages_in_a_prepared_statements
             delivery._due(timezone.now(), outbox_id, recipient, 25)
         sql, params = sent.pop()
         plan = _generic_plan(sql, params)
-        assert "outbox_due" in plan and "Seq Scan on invitations_outboxmessage " not in plan, plan
+        # Plain index scans only: a bitmap scan reads the entries of messages that have moved on again every
+        # time until the table's vacuum, where an index scan marks them dead for the next one.
+        assert "outbox_due" in plan and "Seq Scan" not in plan and "Bitmap Heap Scan" not in plan, plan
     assert delivery._due(timezone.now(), rung.pk, None, 25)[0][0] == rung.pk  # the rung one first
