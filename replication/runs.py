@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from invitations.models import DeliveryState, OutboxMessage
 from invitations.outbox import doorbells_held, ring_after_commit
-from jira.models import Comment, CustomField, Issue
+from jira.models import Comment, CustomField, Issue, IssueType, Project
 from mappings.models import Mapping, sides
 from replication import services
 from replication.connect import BY_SUMMARY, connect_send, match_value
@@ -111,7 +111,11 @@ def candidates(sync: Synchronization, mapping: Mapping) -> QuerySet[Issue]:
     """The issues of the mapping's project and issue types on this site (the filter is checked per issue)."""
     me, _partner = sides(sync.role)
     types = [p[me] for p in mapping.issue_types]
-    return Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types)
+    # By the project's and the types' ids, read first: joined by key and name, PostgreSQL planned the run's
+    # next chunk as every issue of the type after the cursor, sorted (5,000 issues: 12 ms a chunk, 0.6 so).
+    project = Project.objects.filter(key=getattr(mapping, f"{me}_project")).values_list("pk", flat=True).first()
+    type_ids = list(IssueType.objects.filter(name__in=types).values_list("pk", flat=True))
+    return Issue.objects.filter(project_id=project, issue_type_id__in=type_ids)
 
 
 def backlog(sync: Synchronization, *, bound: int) -> int:
@@ -353,8 +357,10 @@ def _comments_to_send(sync: Synchronization, mapping: Mapping, issue: Issue, lin
         return []
     comments = Comment.objects.filter(issue=issue).select_related("author__jira_profile").order_by("pk")
     # Copies of another partner's comments are shown here, not ours to send (their author edits them there).
-    copies = set(CommentLink.objects.filter(link__issue_id=issue.pk, comment__isnull=False)
-                 .exclude(origin_site=settings.SITE_ADDRESS).values_list("comment_id", flat=True))
+    # The issue's links are read first, by the issue (joined, PostgreSQL read every comment link there is).
+    links = list(IssueLink.objects.filter(issue_id=issue.pk).values_list("pk", flat=True))
+    copies = set(CommentLink.objects.filter(link_id__in=links, comment__isnull=False)
+                 .exclude(origin_site=settings.SITE_ADDRESS).values_list("comment_id", flat=True)) if links else set()
     sent: set[str] = set()
     if link is not None:
         sent = set(CommentLink.objects.filter(link=link).values_list("origin_comment_id", flat=True))
