@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
+
 from sitectl import Site, directory_setting, free_port, make_site, stop_all
-from tests.live import ARTIFACTS, LiveSites, _pg, template_database
+from tests.live import ARTIFACTS, PG_ADMIN_URL, LiveSites, _pg, template_database
 
 FAST = dict(LOG_LEVEL="WARNING")
 EMBEDDED = dict(DELIVERY_SWEEP_INTERVAL_SECONDS="1", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", **FAST)
@@ -20,6 +22,7 @@ EMBEDDED = dict(DELIVERY_SWEEP_INTERVAL_SECONDS="1", WEB_CONCURRENCY="2", WORKER
 def two_sites(broker: str, **env: str) -> Iterator[dict[str, Site]]:
     """alpha and beta, live; `env` overrides the sites' settings (e.g. WORKER_POOL)."""
     if broker == "redis":
+        print(f"database: {postgres_note()}", flush=True)
         template = template_database(uuid.uuid4().hex[:8])
         sites = LiveSites(template, **{"LOG_LEVEL": "WARNING", **env})  # type: ignore[arg-type]
         try:
@@ -49,6 +52,15 @@ def two_sites(broker: str, **env: str) -> Iterator[dict[str, Site]]:
         yield made
     finally:
         stop_all(list(made.values()))
+
+
+def postgres_note() -> str:
+    """The PostgreSQL server's settings that change what a long run measures: with autovacuum off (as in
+    this machine's CI configuration) the tables a run fills are never vacuumed nor analyzed while it runs."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        version, autovacuum = (conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
+                               for name in ("server_version", "autovacuum"))
+    return f"PostgreSQL {version.split()[0]}, autovacuum {autovacuum}"
 
 
 def shell_json(site: Site, code: str) -> Any:
