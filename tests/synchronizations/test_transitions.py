@@ -6,6 +6,8 @@ import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from invitations.inbox import inbox_apply
@@ -15,7 +17,7 @@ from jira.models import Project
 from mappings.models import Mapping
 from mappings.services import refresh_status
 from synchronizations import services
-from synchronizations.models import Role, Synchronization
+from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.states import (
     REMOVED,
     TRANSITIONS,
@@ -163,3 +165,20 @@ def test_an_invitation_creates_the_record_and_a_second_copy_is_a_duplicate() -> 
     assert _apply(env) == "duplicate"
     assert Synchronization.objects.get(pk=sid).status == S.INVITATION_RECEIVED
     assert InboundMessage.objects.count() == 1
+
+
+def test_an_invitation_is_written_without_reading_first_and_one_for_a_synchronization_here_leaves_nothing() -> None:
+    sid = uuid.uuid4()
+    env = envelope(type="invitation", synchronization_id=sid, sequence=1, payload=_payload(Received.INVITATION))
+    with CaptureQueriesContext(connection) as queries:
+        assert _apply(env) == "applied"
+    assert not [q for q in queries.captured_queries
+                if q["sql"].startswith('SELECT') and 'FROM "synchronizations_synchronization"' in q["sql"]]
+    # Another invitation naming a synchronization this site has (its link opened anew, or a refusal retried).
+    sync = _sync(S.ACTIVE)
+    scopes = Scope.objects.count()
+    again = envelope(type="invitation", synchronization_id=sync.pk, sequence=2, payload=_payload(Received.INVITATION))
+    assert _apply(again) == "refused"
+    assert InboundMessage.objects.get(pk=again.id).error == "this synchronization was already invited"
+    assert Scope.objects.count() == scopes
+    assert Synchronization.objects.get(pk=sync.pk).name != "again"
