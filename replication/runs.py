@@ -114,6 +114,8 @@ def candidates(sync: Synchronization, mapping: Mapping) -> QuerySet[Issue]:
     # By the project's and the types' ids, read first: joined by key and name, PostgreSQL planned the run's
     # next chunk as every issue of the type after the cursor, sorted (5,000 issues: 12 ms a chunk, 0.6 so).
     project = Project.objects.filter(key=getattr(mapping, f"{me}_project")).values_list("pk", flat=True).first()
+    if project is None:
+        return Issue.objects.none()
     type_ids = list(IssueType.objects.filter(name__in=types).values_list("pk", flat=True))
     return Issue.objects.filter(project_id=project, issue_type_id__in=type_ids)
 
