@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from invitations.models import DeliveryState, OutboxMessage
 from invitations.outbox import doorbells_held, ring_after_commit
-from jira.models import Comment, CustomField, Issue, IssueType, Project
+from jira.models import Comment, CustomField, Issue
 from mappings.models import Mapping, sides
 from replication import services
 from replication.connect import BY_SUMMARY, connect_send, match_value
@@ -111,13 +111,7 @@ def candidates(sync: Synchronization, mapping: Mapping) -> QuerySet[Issue]:
     """The issues of the mapping's project and issue types on this site (the filter is checked per issue)."""
     me, _partner = sides(sync.role)
     types = [p[me] for p in mapping.issue_types]
-    # By the project's and the types' ids, read first: joined by key and name, PostgreSQL planned the run's
-    # next chunk as every issue of the type after the cursor, sorted (5,000 issues: 12 ms a chunk, 0.6 so).
-    project = Project.objects.filter(key=getattr(mapping, f"{me}_project")).values_list("pk", flat=True).first()
-    if project is None:
-        return Issue.objects.none()
-    type_ids = list(IssueType.objects.filter(name__in=types).values_list("pk", flat=True))
-    return Issue.objects.filter(project_id=project, issue_type_id__in=type_ids)
+    return Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types)
 
 
 def backlog(sync: Synchronization, *, bound: int) -> int:
