@@ -58,8 +58,8 @@ def postgres_note() -> str:
     """The PostgreSQL server's settings that change what a long run measures: with autovacuum off (as in
     this machine's CI configuration) the tables a run fills are never vacuumed nor analyzed while it runs."""
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        version, autovacuum = (conn.execute(f"SHOW {name}").fetchone()[0]  # type: ignore[index]
-                               for name in ("server_version", "autovacuum"))
+        version, autovacuum = conn.execute(
+            "SELECT current_setting('server_version'), current_setting('autovacuum')").fetchone() or ("?", "?")
     return f"PostgreSQL {version.split()[0]}, autovacuum {autovacuum}"
 
 

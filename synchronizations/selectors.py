@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import BooleanField, Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models import Case, Count, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from invitations.kinds import kind_describe, kind_get
-from invitations.models import DeliveryState, InboundMessage, OutboxMessage
+from invitations.models import DeliveryState, InboundMessage, OutboxMessage, state_is_not
 from jira.models import IssueType, Project
 from synchronizations.fields import site_fields
 from synchronizations.models import Scope, Synchronization, scope_visible
@@ -54,10 +53,9 @@ def synchronization_delivery(sync: Synchronization) -> DeliveryInfo:
     return synchronization_deliveries([sync])[sync.pk]
 
 
-# The partial index's own condition, written with its constant: a prepared statement's generic plan
-# (PostgreSQL's choice once a query has run a few times) can use that index only when the query states
-# its condition literally; with the state as a parameter it read every message of the outbox instead.
-_UNDELIVERED = RawSQL(f"state <> '{DeliveryState.DELIVERED.value}'", (), output_field=BooleanField())
+# The undelivered index's own condition, its state written in the statement (`state_is_not`): with the state
+# bound, a prepared statement's generic plan could not use that partial index.
+_UNDELIVERED = state_is_not(DeliveryState.DELIVERED)
 
 
 def _deciding_messages(ids: list[uuid.UUID]) -> QuerySet[Any, Any]:
