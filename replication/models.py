@@ -187,3 +187,13 @@ class RunMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issue_key}: {self.outcome} {self.partner_key}"
+
+
+class ChangesSwept(models.Model):
+    """When the sweep for changes a push missed last started (one row): the next one looks from there on."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"changes swept from {self.started_at:%Y-%m-%d %H:%M:%S}"

@@ -22,19 +22,19 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from jira import services as jira
 from jira.adf import adf_from_text
 from jira.fields import FieldErrors
-from jira.models import Changelog, Comment, Issue, Project, Transition
-from jira.signals import Origin
+from jira.models import Changelog, Comment, Issue, Project, SiteConfiguration, Transition
+from jira.signals import Origin, OriginKind
 from mappings.filters import FilterError, filter_compile
 from mappings.models import Direction, Mapping, sides
 from replication import values, wire
 from replication.merge import CLOCK_FORMAT, as_clock, clock_at, merge_states, wins
-from replication.models import CommentLink, IssueLink, LinkState, SyncControl
+from replication.models import ChangesSwept, CommentLink, IssueLink, LinkState, SyncControl
 from synchronizations.models import Role, Scope, Synchronization
 from synchronizations.services import synchronization_locked
 from synchronizations.states import InvitationStatus
@@ -902,6 +902,79 @@ def synchronization_catch_up(*, synchronization: Synchronization,
                                             updated__gte=changed_since).values_list("pk", flat=True))
     for pk in sorted(i for i in ids if i is not None):
         sent += issue_push(issue=pk, synchronization=sync) == "sent"
+    return sent
+
+
+# --- Changes a push missed ----------------------------------------------------------------------
+
+# A change whose transaction stamped `updated` this long before it committed is still found.
+MISSED_MARGIN = datetime.timedelta(minutes=1)
+# How far back the first sweep of a site looks (no sweep started before it).
+MISSED_FIRST_WINDOW = datetime.timedelta(minutes=10)
+
+
+def _local_comments(since: datetime.datetime, app_user_id: int | None) -> QuerySet[Comment]:
+    """Comments added or edited here since `since` by anyone but the app's account (which writes the copies
+    of a partner's comments)."""
+    comments = Comment.objects.filter(updated__gte=since)
+    return comments.exclude(author_id=app_user_id) if app_user_id is not None else comments
+
+
+def _changed_here_since(since: datetime.datetime, app_user_id: int | None) -> QuerySet[Issue]:
+    """Issues changed on this site since `since` by anyone but a partner (a person, the API): made, edited, or
+    their comments added or edited. A partner's change is written by the app's account and its changelog
+    says so; sending never concerns it (only a third site's synchronizations would take it on)."""
+    by_partner = Q(reporter_id=app_user_id) if app_user_id is not None else Q(pk__in=[])
+    return Issue.objects.filter(updated__gte=since).filter(
+        (Q(created__gte=since) & ~by_partner)
+        | Exists(Changelog.objects.filter(issue=OuterRef("pk"), created__gte=since)
+                 .exclude(origin_kind=OriginKind.PARTNER))
+        | Exists(_local_comments(since, app_user_id).filter(issue=OuterRef("pk"))))
+
+
+def missed_changes_push(*, now: datetime.datetime | None = None) -> int:
+    """Send what a push after commit missed (the process that made the change stopped between its commit and
+    writing the message): every issue changed here since the last sweep started, less a margin, and after its
+    synchronization and mapping last changed (so that nothing goes that the push of the time would not have
+    sent), is pushed again; pushing is state based, so what went already is "unchanged". New and edited
+    comments that went nowhere are sent too. Returns how many issues were sent."""
+    now = now or timezone.now()
+    mark = ChangesSwept.objects.filter(pk=1).first()
+    since = (mark.started_at if mark else now - MISSED_FIRST_WINDOW) - MISSED_MARGIN
+    syncs = list(Synchronization.objects.filter(status=InvitationStatus.ACTIVE))
+    sent = _missed_push(syncs, since) if syncs and SiteConfiguration.load().is_enabled else 0
+    # Moved on only once done: a sweep that stopped halfway is taken up again from the same point.
+    ChangesSwept.objects.update_or_create(pk=1, defaults={"started_at": now})
+    if sent:
+        log.warning("%d issue changes had not been sent after their commit; sent now", sent)
+    return sent
+
+
+def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
+    app_user_id = User.objects.filter(username=APP_USERNAME).values_list("pk", flat=True).first()
+    sent = 0
+    comments: dict[int, Comment] = {}
+    for sync in syncs:
+        me, _partner = sides(sync.role)
+        ids: set[int] = set()
+        for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+            after = max(since, sync.updated_at, mapping.updated_at)
+            types = [p[me] for p in mapping.issue_types]
+            mapped = _changed_here_since(after, app_user_id).filter(
+                project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types)
+            ids.update(mapped.values_list("pk", flat=True))
+            comments.update((c.pk, c) for c in _local_comments(after, app_user_id).filter(issue__in=mapped)
+                            .select_related("issue", "author"))
+        for pk in sorted(ids):
+            sent += issue_push(issue=pk, synchronization=sync) == "sent"
+    # A comment's version went when its link holds its clock (one read for them all).
+    held = dict(CommentLink.objects.filter(origin_site=settings.SITE_ADDRESS,
+                                           origin_comment_id__in=[str(pk) for pk in comments])
+                .values_list("origin_comment_id", "clock"))
+    for pk, comment in sorted(comments.items()):
+        clock = held.get(str(pk)) or None
+        if clock is None or clock[0] < clock_at(comment.updated, settings.SITE_ADDRESS)[0]:
+            comment_push(comment=comment, issue=comment.issue, deleted=False)
     return sent
 
 

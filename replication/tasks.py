@@ -31,3 +31,11 @@ def sync_runs_sweep() -> int:
     from replication.runs import runs_sweep
 
     return runs_sweep()
+
+
+@shared_task(ignore_result=True)
+def missed_changes_sweep() -> int:
+    """Send the changes whose push after commit never ran (replication.services.missed_changes_push)."""
+    from replication.services import missed_changes_push
+
+    return missed_changes_push()
