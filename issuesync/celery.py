@@ -17,8 +17,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "issuesync.settings")
 EMBEDDED_BROKER_POLLING_SECONDS = 0.1
 # A run whose chain went silent (a killed worker) goes on within the stall time plus this.
 RUNS_SWEEP_INTERVAL_SECONDS = 5
-# A change whose push after commit never ran (its process stopped) is sent within this.
-MISSED_CHANGES_SWEEP_INTERVAL_SECONDS = 30
 kombu_sqlalchemy.Transport.polling_interval = EMBEDDED_BROKER_POLLING_SECONDS
 
 app = Celery("issuesync")
@@ -46,8 +44,8 @@ def setup_periodic_tasks(sender: Celery, **kwargs: object) -> None:
         name="sweep issue sync runs", expires=RUNS_SWEEP_INTERVAL_SECONDS,
     )
     sender.add_periodic_task(
-        MISSED_CHANGES_SWEEP_INTERVAL_SECONDS, sender.signature("replication.tasks.missed_changes_sweep"),
-        name="sweep issue changes not sent", expires=MISSED_CHANGES_SWEEP_INTERVAL_SECONDS,
+        settings.MISSED_CHANGES_SWEEP_INTERVAL_SECONDS, sender.signature("replication.tasks.missed_changes_sweep"),
+        name="sweep issue changes not sent", expires=settings.MISSED_CHANGES_SWEEP_INTERVAL_SECONDS,
     )
     if settings.MESSAGE_RETENTION_DAYS > 0:
         sender.add_periodic_task(

@@ -71,6 +71,9 @@ DELIVERY_BATCH_SIZE = envint("DELIVERY_BATCH_SIZE", "25")
 # its mark in Redis expires after this long in case it is lost. 0: every message rings its own.
 DOORBELL_MARK_SECONDS = float(os.getenv("DOORBELL_MARK_SECONDS", "10"))
 DELIVERY_SWEEP_INTERVAL_SECONDS = float(os.getenv("DELIVERY_SWEEP_INTERVAL_SECONDS", "5"))
+# A change whose push after commit never ran (its process stopped) is sent within this
+# (replication.tasks.missed_changes_sweep).
+MISSED_CHANGES_SWEEP_INTERVAL_SECONDS = float(os.getenv("MISSED_CHANGES_SWEEP_INTERVAL_SECONDS", "30"))
 # The sweep rings only for messages overdue by more than this: until then a message's own
 # doorbell is still on its way through the queue (see invitations.delivery.sweep_grace_seconds).
 DELIVERY_SWEEP_GRACE_SECONDS = 5 * DELIVERY_SWEEP_INTERVAL_SECONDS

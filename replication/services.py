@@ -22,9 +22,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from invitations.models import OutboxMessage
 from jira import services as jira
 from jira.adf import adf_from_text
 from jira.fields import FieldErrors
@@ -932,6 +934,15 @@ def _changed_here_since(since: datetime.datetime, app_user_id: int | None) -> Qu
         | Exists(_local_comments(since, app_user_id).filter(issue=OuterRef("pk"))))
 
 
+def _sent_since_changed(sync: Synchronization) -> QuerySet[IssueLink]:
+    """The issue's link (of the outer query's issue), if its stream has a message written since the issue last
+    changed: its push ran. (A push that found nothing mapped changed writes none, and is asked again.)"""
+    stream = Concat(Value("issue:"), OuterRef("origin_site"), Value("/"), OuterRef("origin_issue_id"))
+    return IssueLink.objects.filter(synchronization=sync, local_issue_id=Cast(OuterRef("pk"), CharField())).filter(
+        Exists(OutboxMessage.objects.filter(synchronization_id=sync.pk, stream=stream,
+                                            created_at__gte=OuterRef(OuterRef("updated")))))
+
+
 def missed_changes_push(*, now: datetime.datetime | None = None) -> int:
     """Send what a push after commit missed (the process that made the change stopped between its commit and
     writing the message): every issue changed here since the last sweep started, less a margin, and after its
@@ -961,7 +972,8 @@ def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
             after = max(since, sync.updated_at, mapping.updated_at)
             types = [p[me] for p in mapping.issue_types]
             mapped = _changed_here_since(after, app_user_id).filter(
-                project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types)
+                project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types).exclude(
+                Exists(_sent_since_changed(sync)))
             ids.update(mapped.values_list("pk", flat=True))
             comments.update((c.pk, c) for c in _local_comments(after, app_user_id).filter(issue__in=mapped)
                             .select_related("issue", "author"))

@@ -88,7 +88,8 @@ class Pair:
 
 @pytest.fixture(scope="package")
 def pair(pg_template: str) -> Iterator[Pair]:
-    with live_sites(pg_template) as sites:
+    # The sweep for changes whose push never ran, often: a test of it waits seconds, not half a minute.
+    with live_sites(pg_template, MISSED_CHANGES_SWEEP_INTERVAL_SECONDS="2") as sites:
         yield Pair(sites)
 
 

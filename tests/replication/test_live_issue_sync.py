@@ -95,3 +95,23 @@ def test_a_status_the_partner_cannot_reach_is_that_issues_error_until_retry(pair
     assert r.status_code == 200, r.text
     assert pair.issue("beta", copy)["status"] == "Done"  # type: ignore[index]
     assert pair.rows("beta", "SELECT state FROM replication_issuelink WHERE id = %s", link_id)[0][0] == "in_sync"
+
+
+def test_an_edit_and_a_comment_whose_process_stopped_after_the_commit_still_reach_the_partner(
+        pair: Pair, active: str) -> None:
+    pk, key = _create(pair, "Before the stop")
+    copy = wait_for(lambda: pair.copy_key("beta", "https://alpha.atlassian.net", pk), timeout=30, what="the copy")
+    assert isinstance(copy, str)
+    # A process that commits its changes and stops before pushing them: here, one whose push is not connected
+    # (the site's own after-commit receiver taken off), which then ends.
+    pair.run("alpha", "from jira.signals import issue_changed\n"
+                      "issue_changed.disconnect(dispatch_uid='replication.on_issue_changed')\n"
+                      f"i = Issue.objects.get(key={key!r}).pk\n"
+                      "s.issue_update(actor=u, origin=o, issue=i, fields={'summary': 'After the stop'})\n"
+                      "s.comment_add(actor=u, origin=o, issue=i, body='Said before the stop', plain_text=True)\n")
+    # The scheduler's sweep finds both (every 2 s in these sites, every 30 s by default).
+    wait_for(lambda: (pair.issue("beta", copy) or {}).get("summary") == "After the stop", timeout=30,
+             what="the edit on beta")
+    wait_for(lambda: any("Said before the stop" in c for c in pair.comments("beta", copy)), timeout=30,
+             what="the comment on beta")
+    assert len(pair.comments("beta", copy)) == 1

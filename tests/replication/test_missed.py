@@ -133,10 +133,32 @@ def test_nothing_is_sent_while_issue_sync_is_switched_off(sync: Synchronization,
 
 
 def test_the_beat_sweeps_for_missed_changes_every_half_minute() -> None:  # noqa: F811
-    from issuesync.celery import MISSED_CHANGES_SWEEP_INTERVAL_SECONDS, app
+    from django.conf import settings
+
+    from issuesync.celery import app
 
     app.loader.import_default_modules()
     assert "replication.tasks.missed_changes_sweep" in app.tasks  # (reading the tasks finalizes the app)
     entry = app.conf.beat_schedule["sweep issue changes not sent"]
     assert entry["task"] == "replication.tasks.missed_changes_sweep"
-    assert entry["schedule"] == MISSED_CHANGES_SWEEP_INTERVAL_SECONDS <= 30
+    assert entry["schedule"] == settings.MISSED_CHANGES_SWEEP_INTERVAL_SECONDS == 30
+
+
+def test_an_issue_whose_push_ran_is_not_pushed_again(
+        sync: Synchronization, admin: User, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    pushed: list[int] = []
+    push = services.issue_push
+
+    def counted(**kwargs: Any) -> str:
+        pushed.append(kwargs["issue"])
+        return push(**kwargs)
+
+    monkeypatch.setattr(services, "issue_push", counted)
+    ran, lost = _create(admin, summary="Pushed"), _create(admin, summary="Not pushed")
+    services.issue_push(issue=ran.pk, synchronization=sync)  # as after its commit: its message is written
+    pushed.clear()
+    assert services.missed_changes_push() == 1
+    assert pushed == [lost.pk]
+    pushed.clear()
+    services.missed_changes_push()
+    assert pushed == []
