@@ -365,12 +365,18 @@ def issue_deleted_push(*, issue_id: str, skip_sync: str = "") -> None:
     for link in IssueLink.objects.filter(local_issue_id=issue_id).select_related("synchronization"):
         if str(link.synchronization_id) == skip_sync:
             continue
-        with transaction.atomic():
-            sync = synchronization_locked(link.synchronization_id)
-            if sync is None or sync.status != InvitationStatus.ACTIVE or not link.mapping_id:
-                continue
-            wire.send(sync, wire.ISSUE_STATE, _state_payload(link, None, link.mapping_id, {}, deleted=True))
-            IssueLink.objects.filter(pk=link.pk).update(state=LinkState.PAUSED, issue=None)
+        _deletion_send(link)
+
+
+def _deletion_send(link: IssueLink) -> bool:
+    """Tell the link's partner that the local issue is gone; the link is paused (and says so: sent)."""
+    with transaction.atomic():
+        sync = synchronization_locked(link.synchronization_id)
+        if sync is None or sync.status != InvitationStatus.ACTIVE or not link.mapping_id:
+            return False
+        wire.send(sync, wire.ISSUE_STATE, _state_payload(link, None, link.mapping_id, {}, deleted=True))
+        IssueLink.objects.filter(pk=link.pk).update(state=LinkState.PAUSED, issue=None)
+    return True
 
 
 def comment_push(*, comment: Comment, issue: Issue, deleted: bool, skip_sync: str = "") -> int:
@@ -965,6 +971,7 @@ def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
     app_user_id = User.objects.filter(username=APP_USERNAME).values_list("pk", flat=True).first()
     sent = 0
     comments: dict[int, Comment] = {}
+    gone_comments: dict[str, Issue | None] = {}
     for sync in syncs:
         me, _partner = sides(sync.role)
         ids: set[int] = set()
@@ -979,6 +986,19 @@ def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
                             .select_related("issue", "author"))
         for pk in sorted(ids):
             sent += issue_push(issue=pk, synchronization=sync) == "sent"
+        # Deleted, and never told: an issue's link left unpaused without its issue (a waiting create has none
+        # yet, and an id of its own); a local comment's link left without its comment and not marked deleted.
+        for link in IssueLink.objects.filter(synchronization=sync, issue__isnull=True, mapping_id__isnull=False) \
+                .exclude(state=LinkState.PAUSED).exclude(local_issue_id__startswith="-"):
+            sent += _deletion_send(link)
+        for cl in CommentLink.objects.filter(link__synchronization=sync, origin_site=settings.SITE_ADDRESS,
+                                             comment__isnull=True, deleted=False,
+                                             link__issue__updated__gte=max(since, sync.updated_at)) \
+                .select_related("link__issue"):
+            gone_comments[cl.origin_comment_id] = cl.link.issue
+    for comment_id, issue in gone_comments.items():
+        if issue is not None:
+            comment_push(comment=Comment(pk=int(comment_id), issue=issue), issue=issue, deleted=True)
     # A comment's version went when its link holds its clock (one read for them all).
     held = dict(CommentLink.objects.filter(origin_site=settings.SITE_ADDRESS,
                                            origin_comment_id__in=[str(pk) for pk in comments])

@@ -162,3 +162,23 @@ def test_an_issue_whose_push_ran_is_not_pushed_again(
     pushed.clear()
     services.missed_changes_push()
     assert pushed == []
+
+
+def test_a_deletion_whose_push_never_ran_is_told_once(sync: Synchronization, admin: User) -> None:  # noqa: F811
+    issue, kept = _create(admin, summary="Deleted"), _create(admin, summary="Kept")
+    for made in (issue, kept):
+        services.issue_push(issue=made.pk, synchronization=sync)
+    comment = jira.comment_add(actor=admin, origin=Origin.person(admin.pk), issue=kept.pk, body="Withdrawn",
+                               plain_text=True)
+    services.missed_changes_push()
+    assert len(_sent(sync, COMMENT_STATE)) == 1
+    jira.comment_delete(actor=admin, origin=Origin.person(admin.pk), comment=comment)
+    jira.issue_delete(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk)
+    services.missed_changes_push()
+    told = [p for p in _sent(sync) if p["source_deleted"]]
+    assert [p["origin_issue_id"] for p in told] == [str(issue.pk)]
+    deletions = [p for p in _sent(sync, COMMENT_STATE) if p["deleted"]]
+    assert [p["comment_id"] for p in deletions] == [str(comment.pk)]
+    services.missed_changes_push()
+    assert len([p for p in _sent(sync) if p["source_deleted"]]) == 1
+    assert len([p for p in _sent(sync, COMMENT_STATE) if p["deleted"]]) == 1
