@@ -13,7 +13,7 @@ from tests.replication.conftest import Pair
 
 pytestmark = pytest.mark.live
 ALPHA = "https://alpha.atlassian.net"
-COUNT = 24
+COUNT = 200
 
 
 def _drained(pair: Pair, sync_id: str) -> bool:
@@ -38,11 +38,13 @@ def test_partner_down_while_issues_are_created_edited_and_commented_then_up(pair
     pair.sites["beta"].stop()
     try:
         alpha = pair.rest("alpha")
-        r = alpha.post(pair.url("alpha", "issue/bulk"), json={"issueUpdates": [
-            {"fields": {"project": {"key": "ALPHA"}, "issuetype": {"name": "Bug"}, "summary": f"Outage {n}"}}
-            for n in range(COUNT)]}, timeout=60)
-        assert r.status_code == 201, r.text
-        keys = [i["key"] for i in r.json()["issues"]]
+        keys: list[str] = []
+        for first in range(0, COUNT, 50):  # Jira's most issues a bulk create takes
+            r = alpha.post(pair.url("alpha", "issue/bulk"), json={"issueUpdates": [
+                {"fields": {"project": {"key": "ALPHA"}, "issuetype": {"name": "Bug"}, "summary": f"Outage {n}"}}
+                for n in range(first, min(first + 50, COUNT))]}, timeout=60)
+            assert r.status_code == 201, r.text
+            keys += [i["key"] for i in r.json()["issues"]]
         for n, key in enumerate(keys):
             r = alpha.put(pair.url("alpha", f"issue/{key}"), json={"fields": {"summary": f"Outage {n} (edited)"}},
                           timeout=30)
