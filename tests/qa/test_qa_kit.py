@@ -27,8 +27,9 @@ BETA = "https://beta.atlassian.net"
 REDIS_BASE = REDIS_URL.rsplit("/", 1)[0]
 # Fields that differ between two seeds by nature: a password hash's random salt, the clock.
 VOLATILE = {"auth.user": {"password", "date_joined", "last_login"}}
-# Not the site's data but a cache of what partners publish, which the worker fills whenever it starts or is asked.
-CACHES = {"invitations.partnerdocument"}
+# Not the site's data: a cache of what partners publish, which the worker fills whenever it starts or is asked,
+# and where the scheduler's sweep for missed changes last started (written every half minute).
+NOT_DATA = {"invitations.partnerdocument", "replication.changesswept"}
 SEEDED: dict[str, list[tuple[str, str, str]]] = {}
 TOKENS: dict[str, str] = {}
 
@@ -56,7 +57,7 @@ def _data(site: Site) -> list[tuple[str, str, str]]:
     """Every row of the site's database, as (model, pk, fields), without what differs by nature."""
     rows = []
     for obj in json.loads(site.manage("dumpdata").stdout):
-        if obj["model"] in CACHES:
+        if obj["model"] in NOT_DATA:
             continue
         fields = {k: v for k, v in obj["fields"].items() if k not in VOLATILE.get(obj["model"], set())}
         rows.append((obj["model"], str(obj["pk"]), json.dumps(fields, sort_keys=True)))
