@@ -961,7 +961,8 @@ def missed_changes_push(*, now: datetime.datetime | None = None) -> int:
     syncs = list(Synchronization.objects.filter(status=InvitationStatus.ACTIVE))
     sent = _missed_push(syncs, since) if syncs and SiteConfiguration.load().is_enabled else 0
     # Moved on only once done: a sweep that stopped halfway is taken up again from the same point.
-    ChangesSwept.objects.update_or_create(pk=1, defaults={"started_at": now})
+    ChangesSwept.objects.bulk_create([ChangesSwept(pk=1, started_at=now)], update_conflicts=True,  # one upsert:
+                                     unique_fields=["id"], update_fields=["started_at"])  # two sweeps never collide
     if sent:
         log.warning("%d issue changes had not been sent after their commit; sent now", sent)
     return sent
