@@ -22,8 +22,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from invitations.models import OutboxMessage
@@ -892,6 +892,14 @@ def synchronization_resume(*, synchronization: Synchronization) -> int:
     return synchronization_catch_up(synchronization=synchronization, changed_since=since)
 
 
+def _mapped_issues(sync: Synchronization) -> Iterator[tuple[Mapping, QuerySet[Issue]]]:
+    """Each enabled mapping of the synchronization, with the issues of its project and types on this site."""
+    me, _partner = sides(sync.role)
+    for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+        yield mapping, Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"),
+                                            issue_type__name__in=[p[me] for p in mapping.issue_types])
+
+
 def synchronization_catch_up(*, synchronization: Synchronization,
                              changed_since: datetime.datetime | None = None) -> int:
     """Bring the synchronization's linked issues up to date (a mapping enabled again, a resume) and apply
@@ -901,13 +909,10 @@ def synchronization_catch_up(*, synchronization: Synchronization,
     for link in IssueLink.objects.filter(synchronization=synchronization, state=LinkState.PAUSED).exclude(pending={}):
         link_retry(link=link)
     sync = Synchronization.objects.get(pk=synchronization.pk)
-    me, _partner = sides(sync.role)
     ids = set(IssueLink.objects.filter(synchronization=sync, issue__isnull=False).values_list("issue_id", flat=True))
     if changed_since is not None:
-        for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
-            types = [p[me] for p in mapping.issue_types]
-            ids.update(Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types,
-                                            updated__gte=changed_since).values_list("pk", flat=True))
+        for _mapping, issues in _mapped_issues(sync):
+            ids.update(issues.filter(updated__gte=changed_since).values_list("pk", flat=True))
     for pk in sorted(i for i in ids if i is not None):
         sent += issue_push(issue=pk, synchronization=sync) == "sent"
     return sent
@@ -928,12 +933,12 @@ def _local_comments(since: datetime.datetime, app_user_id: int | None) -> QueryS
     return comments.exclude(author_id=app_user_id) if app_user_id is not None else comments
 
 
-def _changed_here_since(since: datetime.datetime, app_user_id: int | None) -> QuerySet[Issue]:
-    """Issues changed on this site since `since` by anyone but a partner (a person, the API): made, edited, or
-    their comments added or edited. A partner's change is written by the app's account and its changelog
-    says so; sending never concerns it (only a third site's synchronizations would take it on)."""
+def _changed_here_since(issues: QuerySet[Issue], since: datetime.datetime, app_user_id: int | None) -> QuerySet[Issue]:
+    """Of `issues`, those changed on this site since `since` by anyone but a partner (a person, the API): made,
+    edited, or their comments added or edited. A partner's change is written by the app's account and its
+    changelog says so; sending never concerns it (only a third site's synchronizations would take it on)."""
     by_partner = Q(reporter_id=app_user_id) if app_user_id is not None else Q(pk__in=[])
-    return Issue.objects.filter(updated__gte=since).filter(
+    return issues.filter(updated__gte=since).filter(
         (Q(created__gte=since) & ~by_partner)
         | Exists(Changelog.objects.filter(issue=OuterRef("pk"), created__gte=since)
                  .exclude(origin_kind=OriginKind.PARTNER))
@@ -943,7 +948,7 @@ def _changed_here_since(since: datetime.datetime, app_user_id: int | None) -> Qu
 def _sent_since_changed(sync: Synchronization) -> QuerySet[IssueLink]:
     """The issue's link (of the outer query's issue), if its stream has a message written since the issue last
     changed: its push ran. (A push that found nothing mapped changed writes none, and is asked again.)"""
-    stream = Concat(Value("issue:"), OuterRef("origin_site"), Value("/"), OuterRef("origin_issue_id"))
+    stream = wire.issue_stream_sql(OuterRef("origin_site"), OuterRef("origin_issue_id"))
     return IssueLink.objects.filter(synchronization=sync, local_issue_id=Cast(OuterRef("pk"), CharField())).filter(
         Exists(OutboxMessage.objects.filter(synchronization_id=sync.pk, stream=stream,
                                             created_at__gte=OuterRef(OuterRef("updated")))))
@@ -974,17 +979,15 @@ def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
     comments: dict[int, Comment] = {}
     gone_comments: dict[str, Issue | None] = {}
     for sync in syncs:
-        me, _partner = sides(sync.role)
         ids: set[int] = set()
-        for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+        for mapping, issues in _mapped_issues(sync):
             after = max(since, sync.updated_at, mapping.updated_at)
-            types = [p[me] for p in mapping.issue_types]
-            mapped = _changed_here_since(after, app_user_id).filter(
-                project__key=getattr(mapping, f"{me}_project"), issue_type__name__in=types).exclude(
-                Exists(_sent_since_changed(sync)))
-            ids.update(mapped.values_list("pk", flat=True))
-            comments.update((c.pk, c) for c in _local_comments(after, app_user_id).filter(issue__in=mapped)
-                            .select_related("issue", "author"))
+            found = list(_changed_here_since(issues, after, app_user_id).exclude(Exists(_sent_since_changed(sync)))
+                         .values_list("pk", flat=True))
+            ids.update(found)
+            if found:
+                comments.update((c.pk, c) for c in _local_comments(after, app_user_id).filter(issue_id__in=found)
+                                .select_related("issue", "author"))
         for pk in sorted(ids):
             sent += issue_push(issue=pk, synchronization=sync) == "sent"
         # Deleted, and never told: an issue's link left unpaused without its issue (a waiting create has none
@@ -1005,8 +1008,7 @@ def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
                                            origin_comment_id__in=[str(pk) for pk in comments])
                 .values_list("origin_comment_id", "clock"))
     for pk, comment in sorted(comments.items()):
-        clock = held.get(str(pk)) or None
-        if clock is None or clock[0] < clock_at(comment.updated, settings.SITE_ADDRESS)[0]:
+        if wins(clock_at(comment.updated, settings.SITE_ADDRESS), held.get(str(pk)) or None):
             comment_push(comment=comment, issue=comment.issue, deleted=False)
     return sent
 

@@ -60,7 +60,7 @@ def test_a_partners_change_is_not_taken_for_a_local_one(sync: Synchronization, a
     services.issue_state_apply(sync=sync, sender=BETA, payload=_from_beta(
         sync, ALPHA, str(issue.pk), {"summary": _state("Edited on beta", timezone.now() + LATER)}))
     app = User.objects.get(username=services.APP_USERNAME)
-    assert not services._changed_here_since(timezone.now() - LATER, app.pk).exists()
+    assert not services._changed_here_since(type(issue).objects.all(), timezone.now() - LATER, app.pk).exists()
     assert services.missed_changes_push() == 0 and len(_sent(sync)) == 1
 
 
@@ -182,3 +182,14 @@ def test_a_deletion_whose_push_never_ran_is_told_once(sync: Synchronization, adm
     services.missed_changes_push()
     assert len([p for p in _sent(sync) if p["source_deleted"]]) == 1
     assert len([p for p in _sent(sync, COMMENT_STATE) if p["deleted"]]) == 1
+
+
+def test_a_comment_that_went_is_not_sent_again_when_its_issue_is_swept_for_another_change(  # noqa: F811
+        sync: Synchronization, admin: User) -> None:  # noqa: F811
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    jira.comment_add(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, body="Said once", plain_text=True)
+    services.missed_changes_push()
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Then edited"})
+    assert services.missed_changes_push() == 1
+    assert len(_sent(sync, COMMENT_STATE)) == 1
