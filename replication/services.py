@@ -947,7 +947,8 @@ def _changed_here_since(issues: QuerySet[Issue], since: datetime.datetime, app_u
 
 def _sent_since_changed(sync: Synchronization) -> QuerySet[IssueLink]:
     """The issue's link (of the outer query's issue), if its stream has a message written since the issue last
-    changed: its push ran. (A push that found nothing mapped changed writes none, and is asked again.)"""
+    changed: its push ran. (A push that found nothing mapped changed writes none, and is asked again.) Said of
+    its fields only: the issue's comments are each checked on their own."""
     stream = wire.issue_stream_sql(OuterRef("origin_site"), OuterRef("origin_issue_id"))
     return IssueLink.objects.filter(synchronization=sync, local_issue_id=Cast(OuterRef("pk"), CharField())).filter(
         Exists(OutboxMessage.objects.filter(synchronization_id=sync.pk, stream=stream,
@@ -982,12 +983,12 @@ def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
         ids: set[int] = set()
         for mapping, issues in _mapped_issues(sync):
             after = max(since, sync.updated_at, mapping.updated_at)
-            found = list(_changed_here_since(issues, after, app_user_id).exclude(Exists(_sent_since_changed(sync)))
-                         .values_list("pk", flat=True))
-            ids.update(found)
-            if found:
-                comments.update((c.pk, c) for c in _local_comments(after, app_user_id).filter(issue_id__in=found)
-                                .select_related("issue", "author"))
+            changed = list(_changed_here_since(issues, after, app_user_id)
+                           .annotate(pushed=Exists(_sent_since_changed(sync))).values_list("pk", "pushed"))
+            ids.update(pk for pk, pushed in changed if not pushed)
+            if changed:  # a pushed issue's comments too: an issue's push carries its fields, not its comments
+                comments.update((c.pk, c) for c in _local_comments(after, app_user_id)
+                                .filter(issue_id__in=[pk for pk, _pushed in changed]).select_related("issue", "author"))
         for pk in sorted(ids):
             sent += issue_push(issue=pk, synchronization=sync) == "sent"
         # Deleted, and never told: an issue's link left unpaused without its issue (a waiting create has none

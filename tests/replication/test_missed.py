@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from invitations.models import DeliveryState, OutboxMessage
 from jira import services as jira
 from jira.models import SiteConfiguration
 from jira.signals import Origin
@@ -193,3 +194,18 @@ def test_a_comment_that_went_is_not_sent_again_when_its_issue_is_swept_for_anoth
     jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Then edited"})
     assert services.missed_changes_push() == 1
     assert len(_sent(sync, COMMENT_STATE)) == 1
+
+
+def test_a_comment_is_sent_even_when_an_issue_push_went_after_it(sync: Synchronization, admin: User) -> None:  # noqa: F811
+    """An issue's push carries its fields, not its comments: a comment whose push never ran is still sent when a
+    push of the issue wrote a message after it (as one that waited on the comment's lock, then ran; found live)."""
+    issue = _create(admin)
+    services.issue_push(issue=issue.pk, synchronization=sync)
+    services.missed_changes_push()
+    OutboxMessage.objects.update(state=DeliveryState.DELIVERED, attempts=1)  # gone: a later push writes anew
+    comment = jira.comment_add(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, body="Lost while pushed",
+                               plain_text=True)
+    jira.issue_update(actor=admin, origin=Origin.person(admin.pk), issue=issue.pk, fields={"summary": "Pushed"})
+    services.issue_push(issue=issue.pk, synchronization=sync)  # after both: its message is the stream's newest
+    assert services.missed_changes_push() == 0  # the issue's fields went
+    assert [p["comment_id"] for p in _sent(sync, COMMENT_STATE)] == [str(comment.pk)]
