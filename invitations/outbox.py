@@ -18,6 +18,7 @@ from invitations import doorbells
 from invitations.kinds import KINDS, LIFECYCLE
 from invitations.messages import Envelope, envelope_encode
 from invitations.models import DeliveryState, Link, LinkStream, OutboxMessage
+from issuesync.prepared import Param, Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -104,13 +105,25 @@ def _counter_locked(link_id: uuid.UUID, stream: str) -> LinkStream:
     Only the counter's row: the link's own lock is the caller's (`link_locked`, or `link_shared` for
     writers of issue streams, which would wait on each other here if this locked the link too).
     """
-    counter = LinkStream.objects.select_for_update(of=("self",)).select_related("link").filter(
-        link_id=link_id, stream=stream).first()
+    counter = _COUNTER_LOCKED.first(link=link_id, stream=stream)
     if counter is None:
         # A row this transaction inserts is its own until it commits: no other sees it, and another
         # inserting the same stream waits on the unique key, then fails (not read again to lock it).
         counter = LinkStream.objects.create(link=Link.objects.get(pk=link_id), stream=stream)
     return counter
+
+
+# Every message written reads its stream's counter so, and a state's the stream's last message: built once
+# per process (issuesync.prepared).
+_COUNTER_LOCKED = Prepared(lambda: LinkStream.objects.select_for_update(of=("self",)).select_related("link").filter(
+    link_id=Param("link", LinkStream._meta.get_field("link")),
+    stream=Param("stream", LinkStream._meta.get_field("stream"))))
+_UNSENT_LAST = Prepared(lambda: OutboxMessage.objects.select_for_update().filter(
+    synchronization_id=Param("link", OutboxMessage._meta.get_field("synchronization_id")),
+    stream=Param("stream", OutboxMessage._meta.get_field("stream")),
+    sequence=Param("sequence", OutboxMessage._meta.get_field("sequence")),
+    message_type=Param("type", OutboxMessage._meta.get_field("message_type")),
+    state=DeliveryState.PENDING, attempts=0))
 
 
 def _message(counter: LinkStream, sequence: int, message_type: str, payload: dict[str, Any],
@@ -176,9 +189,7 @@ def _unsent_merged(
     """The stream's last message, rewritten with `merge`, if it has never left this site."""
     # Locked, and checked again once locked: a worker claiming it meanwhile makes it an attempt (then
     # it is not rewritten), and a worker that comes after skips it until this transaction ends.
-    last = OutboxMessage.objects.select_for_update().filter(
-        synchronization_id=link_id, stream=stream, sequence=sequence, message_type=message_type,
-        state=DeliveryState.PENDING, attempts=0).first()
+    last = _UNSENT_LAST.first(link=link_id, stream=stream, sequence=sequence, type=message_type)
     if last is None:
         return None
     sent = json.loads(bytes(last.body))

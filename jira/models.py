@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import models
 
+from issuesync.prepared import Prepared
 from jira.adf import adf_to_text
 
 
@@ -78,12 +79,18 @@ class SiteConfiguration(models.Model):
 
     @classmethod
     def load(cls) -> SiteConfiguration:
-        obj, _ = cls.objects.get_or_create(pk=1)
+        # Read on every change and every partner's request: the statement is built once (issuesync.prepared).
+        obj = _SITE_CONFIGURATION.first()
+        if obj is None:
+            obj, _ = cls.objects.get_or_create(pk=1)
         return obj
 
     @property
     def is_enabled(self) -> bool:
         return self.issue_sync_installed and self.issue_sync_active
+
+
+_SITE_CONFIGURATION = Prepared(lambda: SiteConfiguration.objects.filter(pk=1))
 
 
 # --- People -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
+from issuesync.prepared import Param, Prepared
 from jira.models import Changelog, Comment, Issue, Priority, RemoteLink
 
 # The small tables an issue names are joined to the issue query; its people are read in one more query
@@ -30,12 +31,16 @@ def with_people(issues: list[Issue]) -> list[Issue]:
     return issues
 
 
+# Every API call on an issue finds it so (one row by a unique column: no sort); built once (issuesync.prepared).
+_ISSUE_BY_ID = Prepared(lambda: issues_all().order_by().filter(pk=Param("pk", Issue._meta.pk))[:1])
+_ISSUE_BY_KEY = Prepared(lambda: issues_all().order_by().filter(key=Param("key", Issue._meta.get_field("key")))[:1])
+
+
 def issue_get(id_or_key: str | int, *, people: bool = True) -> Issue | None:
     """An issue by its id (digits) or key (`ALPHA-12`, any case), with its people unless `people=False`
     (a caller that only needs to find it, as an edit that reads it again under its lock)."""
     text = str(id_or_key).strip()
-    qs = issues_all().order_by()  # one row by a unique column: no sort
-    found = list(qs.filter(pk=int(text))[:1] if text.isdigit() else qs.filter(key=text.upper())[:1])
+    found = _ISSUE_BY_ID.all(pk=int(text)) if text.isdigit() else _ISSUE_BY_KEY.all(key=text.upper())
     if not found:
         return None
     return with_people(found)[0] if people else found[0]

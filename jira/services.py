@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from issuesync.prepared import Param, Prepared
 from jira import fields as jf
 from jira.adf import adf_to_text
 from jira.fields import FieldErrors
@@ -413,9 +414,22 @@ def issues_locked() -> QuerySet[Issue]:
             .select_related("project", "issue_type", "status", "priority", "assignee", "reporter"))
 
 
+# Every edit, push and apply reads its issue so: the statement is built once per process (issuesync.prepared).
+_ISSUE_LOCKED = Prepared(lambda: issues_locked().order_by().filter(pk=Param("pk", Issue._meta.pk)))
+
+
+def issue_locked_or_none(pk: int | str) -> Issue | None:
+    """The issue's row as it is now, locked for the rest of the caller's transaction; None if it is gone."""
+    found = _ISSUE_LOCKED.all(pk=pk)
+    return found[0] if found else None
+
+
 def issue_locked(issue: Issue | int) -> Issue:
     """The issue's row as it is now, locked for the rest of the caller's transaction."""
-    return issues_locked().get(pk=issue if isinstance(issue, int) else issue.pk)
+    found = issue_locked_or_none(issue if isinstance(issue, int) else issue.pk)
+    if found is None:
+        raise Issue.DoesNotExist("Issue matching query does not exist.")
+    return found
 
 
 def _changed(issue: Issue, items: list[dict[str, Any]], *, actor: User | None, origin: Origin,

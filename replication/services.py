@@ -27,6 +27,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from invitations.models import OutboxMessage
+from issuesync.prepared import Param, Prepared
 from jira import services as jira
 from jira.adf import adf_from_text
 from jira.fields import FieldErrors
@@ -53,9 +54,12 @@ CREATE_WAITING = "__create__"  # in IssueLink.pending: a partner's create that c
 # --- The app's account and small helpers -----------------------------------------------------------
 
 
+_APP_USER = Prepared(lambda: User.objects.filter(username=APP_USERNAME))  # read by every partner's request
+
+
 def app_user() -> User:
     """The account issue sync writes with (as the app's user in Jira Cloud)."""
-    user: User | None = memoized(("app_user",), lambda: User.objects.filter(username=APP_USERNAME).first())
+    user: User | None = memoized(("app_user",), lambda: _APP_USER.first())
     if user is None:  # (not remembered: a savepoint rolled back may take the new row with it)
         user, _ = User.objects.get_or_create(
             username=APP_USERNAME, defaults={"first_name": APP_DISPLAY_NAME, "email": "", "is_active": True})
@@ -85,18 +89,34 @@ def is_paused(sync: Synchronization, mapping: Mapping | None = None) -> bool:
                          lambda: SyncControl.objects.filter(synchronization=sync, paused=True).exists()))
 
 
-def _mappings(sync: Synchronization) -> QuerySet[Mapping]:
+def _mappings(sync: Synchronization | Param) -> QuerySet[Mapping]:
     """The synchronization's mappings, each read with whether the synchronization is paused (`is_paused`):
     every push and apply that finds its mapping then asks that, and needs no query of its own for it."""
     return Mapping.objects.filter(synchronization=sync).annotate(sync_paused=Exists(
         SyncControl.objects.filter(synchronization_id=OuterRef("synchronization_id"), paused=True)))
 
 
+# The statements every push and apply sends, built once per process (issuesync.prepared).
+_SYNC = Param("sync", Mapping._meta.get_field("synchronization"))
+_MAPPINGS_ENABLED = Prepared(lambda: _mappings(_SYNC).filter(enabled=True, deleted_at__isnull=True))
+_MAPPING_NAMED = Prepared(lambda: _mappings(_SYNC).filter(pk=Param("mapping", Mapping._meta.pk)))
+_LINK_OF_LOCAL = Prepared(lambda: IssueLink.objects.select_for_update().filter(
+    synchronization=_SYNC, local_issue_id=Param("issue", IssueLink._meta.get_field("local_issue_id"))))
+_LINK_OF_ORIGIN = Prepared(lambda: IssueLink.objects.select_for_update().filter(
+    synchronization=_SYNC, origin_site=Param("site", IssueLink._meta.get_field("origin_site")),
+    origin_issue_id=Param("issue", IssueLink._meta.get_field("origin_issue_id"))))
+
+
 def _mapping_named(sync: Synchronization, mapping_id: Any) -> Mapping | None:
     """The synchronization's mapping a partner's message names (deleted or disabled ones included)."""
     found: Mapping | None = memoized(("mapping", sync.pk, str(mapping_id)),
-                                     lambda: _mappings(sync).filter(pk=mapping_id).first())
+                                     lambda: _MAPPING_NAMED.first(sync=sync.pk, mapping=mapping_id))
     return found
+
+
+def _link_of_origin(sync: Synchronization, payload: dict[str, Any]) -> IssueLink | None:
+    """The link of the issue a partner's message is about, locked."""
+    return _LINK_OF_ORIGIN.first(sync=sync.pk, site=payload["origin_site"], issue=payload["origin_issue_id"])
 
 
 def _goes(direction: str, role: str, *, outgoing: bool) -> bool:
@@ -183,7 +203,7 @@ def mapping_for(sync: Synchronization, issue: Issue) -> Mapping | None:
         return None
     me, partner = sides(sync.role)
     mappings = memoized(("mappings", sync.pk), lambda: list(
-        _mappings(sync).filter(enabled=True, deleted_at__isnull=True)))
+        _MAPPINGS_ENABLED.all(sync=sync.pk)))
     for mapping in mappings:
         if getattr(mapping, f"{me}_project") != issue.project.key:
             continue
@@ -217,6 +237,12 @@ def _clock_after(moment: datetime.datetime, floor: Any) -> list[str]:
     return clock
 
 
+def _changes(issue: Any, sync_ref: Any) -> QuerySet[Changelog]:
+    """The issue's changelog, newest first, without the changes this synchronization's partner made."""
+    return (Changelog.objects.filter(issue=issue).exclude(origin_kind="partner", origin_ref=sync_ref)
+            .order_by("-created", "-pk"))
+
+
 class _ChangeTimes:
     """When each field last changed on this site other than from this synchronization's partner.
 
@@ -227,8 +253,7 @@ class _ChangeTimes:
     PAGES = (8, 200)  # rows read in all after each read
 
     def __init__(self, issue: Issue, sync: Synchronization) -> None:
-        self._rows = (Changelog.objects.filter(issue=issue).exclude(origin_kind="partner", origin_ref=str(sync.id))
-                      .order_by("-created", "-pk").values_list("created", "items"))
+        self._issue, self._sync = issue, sync
         self._times: dict[str, datetime.datetime] = {}
         self._read = 0
         self._all_read = False
@@ -239,13 +264,23 @@ class _ChangeTimes:
                 break
             if upto <= self._read:
                 continue
-            rows = list(self._rows[self._read:upto])
+            if self._read == 0 and upto == self.PAGES[0]:  # the read of every push: its statement built once
+                newest = _CHANGES_NEWEST.all(issue=self._issue.pk, sync=str(self._sync.id))
+                rows = [(c.created, c.items) for c in newest]
+            else:
+                rows = list(_changes(self._issue.pk, str(self._sync.id)).values_list("created", "items")
+                            [self._read:upto])
             for created, items in rows:
                 for item in items or []:
                     self._times.setdefault(str(item.get("fieldId")), created)
             self._all_read = len(rows) < upto - self._read
             self._read = upto
         return self._times.get(field, default)
+
+
+_CHANGES_NEWEST = Prepared(lambda: _changes(Param("issue", Changelog._meta.get_field("issue")),
+                                            Param("sync", Changelog._meta.get_field("origin_ref")))
+                           .only("created", "items")[:_ChangeTimes.PAGES[0]])
 
 
 def _dirty_clock(issue: Issue, field: str, held: dict[str, Any] | None, sync: Synchronization,
@@ -289,11 +324,8 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
         sync = synchronization_locked(synchronization.pk, shared=True)
         if sync is None:
             return "not matching"
-        link = IssueLink.objects.select_for_update().filter(synchronization=sync,
-                                                            local_issue_id=str(issue_pk)).first()
-        current = (Issue.objects.select_for_update(of=("self",))
-                   .select_related("project", "issue_type", "status", "priority", "assignee", "reporter")
-                   .filter(pk=issue_pk).first())
+        link = _LINK_OF_LOCAL.first(sync=sync.pk, issue=str(issue_pk))
+        current = jira.issue_locked_or_none(issue_pk)
         if current is None:
             return "not matching"
         mapping = mapping_for(sync, current)
@@ -304,8 +336,7 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
             return "paused" if mapping is not None else "not matching"
         out = outgoing_pairs(mapping, sync.role)
         if link is None and out:
-            link = IssueLink.objects.select_for_update().filter(synchronization=sync,
-                                                                local_issue_id=str(issue_pk)).first()
+            link = _LINK_OF_LOCAL.first(sync=sync.pk, issue=str(issue_pk))
         created = link is None
         if link is None:
             if not out:
@@ -474,9 +505,12 @@ def others_active(sync_id: str) -> bool:
     return Synchronization.objects.filter(status=InvitationStatus.ACTIVE).exclude(pk=sync_id).exists()
 
 
+_ACTIVE = Prepared(lambda: Synchronization.objects.filter(status=InvitationStatus.ACTIVE))  # read on every change
+
+
 def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:
     """After any change of a local issue: push it along every active synchronization but the one it came from."""
-    for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE):
+    for sync in _ACTIVE.all():
         if str(sync.pk) != skip_sync:
             issue_push(issue=issue.pk, synchronization=sync)
 
@@ -622,8 +656,7 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
 
     Never refuses: what cannot apply becomes this issue's error, with the waiting values kept.
     """
-    link = IssueLink.objects.select_for_update().filter(
-        synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"]).first()
+    link = _link_of_origin(sync, payload)
     mapping = _mapping_named(sync, payload["mapping_id"])
     if link is None:
         if payload["origin_site"] != sender or payload["source_deleted"] or not _receivable(sync, mapping):
@@ -635,7 +668,7 @@ def issue_state_apply(*, sync: Synchronization, sender: str, payload: dict[str, 
     link.partner_issue_id, link.partner_key = payload["issue_id"], payload["key"]
     # Locked now, after its link (the order every writer of both takes): the fields' winners are decided on
     # the row the edit then writes, which is not read a second time.
-    issue = jira.issues_locked().filter(pk=link.local_issue_id).first()
+    issue = jira.issue_locked_or_none(link.local_issue_id)
     if issue is None:
         waiting_create = link.pending.get(CREATE_WAITING)
         if waiting_create is not None:  # the copy could not be created yet: later values wait with it
@@ -737,8 +770,7 @@ def comments_state_apply(*, sync: Synchronization, sender: str, payload: dict[st
 
 
 def _comments_apply(sync: Synchronization, sender: str, payload: dict[str, Any], items: list[dict[str, Any]]) -> str:
-    link = IssueLink.objects.select_for_update().filter(
-        synchronization=sync, origin_site=payload["origin_site"], origin_issue_id=payload["origin_issue_id"]).first()
+    link = _link_of_origin(sync, payload)
     items = [item for item in items if item["comment_site"] == sender]  # only its own comments: never a third site's
     if link is None or link.issue_id is None or not items:
         return "absorbed"
@@ -838,7 +870,7 @@ def link_retry(*, link: IssueLink) -> IssueLink:
                 again.save(update_fields=["attempts"])
             sync.save()
             return again or link
-        issue = jira.issues_locked().filter(pk=link.local_issue_id).first()
+        issue = jira.issue_locked_or_none(link.local_issue_id)
         waiting, link.pending = link.pending, {}
         link.state, link.error = LinkState.PENDING, ""
         mapping = _link_mapping(sync, link)

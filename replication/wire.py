@@ -35,6 +35,7 @@ from invitations.kinds import Incoming, MessageKind, NotApplicable, Text, kind_r
 from invitations.messages import Envelope, envelope_encode
 from invitations.outbox import outbox_write, outbox_write_many
 from synchronizations.models import Synchronization
+from synchronizations.services import synchronization_row
 
 ISSUE_STATE = "issue_state"
 COMMENT_STATE = "comment_state"
@@ -203,8 +204,7 @@ def _read(message: Incoming) -> Synchronization:
 def _locked(message: Incoming, *, lock: bool = True) -> Synchronization:
     # The inbox holds the link's lock; the synchronization is locked next, the order issue_push and the
     # admin's fixes take too (synchronizations.services.synchronization_locked): never crosswise.
-    rows = Synchronization.objects.select_related("scope")
-    sync = (rows.select_for_update() if lock else rows).filter(pk=message.link_id).first()
+    sync = synchronization_row(message.link_id, lock=lock)
     if sync is None:
         raise NotApplicable("this site holds no synchronization for this message")
     return sync

@@ -19,6 +19,7 @@ from django.utils import timezone
 from invitations.directory import ADDRESS_HINT, InvalidAddress, SiteDirectory, normalize_address
 from invitations.discovery import PARTNER_STATE_MAX_AGE_SECONDS, DiscoveryError, partner_discover
 from invitations.outbox import link_locked, link_open, link_shared, outbox_write
+from issuesync.prepared import Param, Prepared
 from issuesync.web import Refused
 from jira.models import IssueType, Project, SiteConfiguration
 from synchronizations.models import Role, Scope, Synchronization, SynchronizationType
@@ -64,9 +65,23 @@ def synchronization_locked(pk: Any, *, shared: bool = False) -> Synchronization 
     """
     if shared:
         link_shared(pk)
-        return Synchronization.objects.select_related("scope").filter(pk=pk).first()
+        return synchronization_row(pk, lock=False)
     link_locked(pk)
-    return Synchronization.objects.select_for_update().select_related("scope").filter(pk=pk).first()
+    return synchronization_row(pk, lock=True)
+
+
+# Every push of an issue and every partner's message reads its synchronization so: built once per process
+# (issuesync.prepared).
+_SYNCHRONIZATION = Prepared(lambda: Synchronization.objects.select_related("scope").filter(
+    pk=Param("pk", Synchronization._meta.pk)))
+_SYNCHRONIZATION_LOCKED = Prepared(lambda: Synchronization.objects.select_for_update().select_related("scope")
+                                   .filter(pk=Param("pk", Synchronization._meta.pk)))
+
+
+def synchronization_row(pk: Any, *, lock: bool) -> Synchronization | None:
+    """The synchronization with its scope, locked for the caller's transaction (`lock`) or only read. Its
+    link's lock is the caller's: `synchronization_locked`, or the inbox's."""
+    return (_SYNCHRONIZATION_LOCKED if lock else _SYNCHRONIZATION).first(pk=pk)
 
 
 def _locked(sync: Synchronization) -> Synchronization:
