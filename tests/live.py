@@ -6,6 +6,7 @@ started through bin/site and ended by its process group at teardown.
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,8 +66,14 @@ class LiveSites:
             site = make_site(name, self.ports[name], directory=self.directory,
                              log_dir=ARTIFACTS / "logs" / self.run_id / name,
                              **{**defaults, **env, **(site_env or {}).get(name, {})})
-            site.manage("seed_site")
             self.sites[name] = site
+        # Seeded side by side: each is a process of its own on a database of its own.
+        seeding = [subprocess.Popen([site.env["PYTHON"], str(ROOT / "manage.py"), "seed_site"], env=site.env, cwd=ROOT,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for site in self.sites.values()]
+        for site, proc in zip(self.sites.values(), seeding, strict=True):
+            out, _ = proc.communicate(timeout=120)
+            if proc.returncode:
+                raise RuntimeError(f"seed_site of {site.name} failed: {out.decode(errors='replace')}")
 
     def __getitem__(self, name: str) -> Site:
         return self.sites[name]
