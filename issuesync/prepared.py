@@ -51,6 +51,7 @@ class _Built:
     init_list: list[str]
     start: int
     end: int
+    populators: list[Any]  # each sets one select_related object on the row's object (it keeps no state)
     locks: bool
 
 
@@ -94,14 +95,12 @@ class Prepared(Generic[M]):
         if built.converters:
             rows = compiler.apply_converters(rows, built.converters)
         # What Django's ModelIterable does with each row (django/db/models/query.py).
-        klass_info = compiler.klass_info
-        assert klass_info is not None
-        model: type[M] = klass_info["model"]
-        populators = get_related_populators(klass_info, compiler.select, using)  # type: ignore[call-arg]  # Django 5.2's
+        assert compiler.klass_info is not None
+        model: type[M] = compiler.klass_info["model"]
         found = []
         for row in rows:
             obj = model.from_db(using, built.init_list, row[built.start:built.end])
-            for populator in populators:
+            for populator in built.populators:
                 populator.populate(row, obj)
             for name, position in (compiler.annotation_col_map or {}).items():
                 setattr(obj, name, row[position])
@@ -126,5 +125,6 @@ def _build(queryset: QuerySet[M], using: str, *, first: bool) -> _Built:
     return _Built(
         sql=sql, params=list(params), compiler=compiler, converters=compiler.get_converters(fields),
         init_list=[f[0].target.attname for f in compiler.select[start:end]], start=start, end=end,
+        populators=get_related_populators(klass_info, compiler.select, using),  # type: ignore[call-arg]  # 5.2's
         locks=bool(queryset.query.select_for_update) and connections[using].features.has_select_for_update,
     )
