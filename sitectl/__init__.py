@@ -67,10 +67,7 @@ class Site:
                               check=check, capture_output=True, text=True)
 
     def prepare(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / "prepare.log", "ab") as log:
-            subprocess.run([str(ENTRYPOINT), "prepare"], env=self.env, cwd=ROOT, check=True, stdout=log,
-                           stderr=subprocess.STDOUT)
+        prepare_all([self])
 
     def start(self, *roles: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +97,21 @@ class Site:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{self.name} was not healthy within {timeout}s; see {self.log_dir}")
             time.sleep(0.1)
+
+
+def prepare_all(sites: list[Site]) -> None:
+    """Migrate and seed the sites side by side (each its own process and database); raise
+    CalledProcessError for the first that failed, once all have ended."""
+    procs = []
+    for site in sites:
+        site.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(site.log_dir / "prepare.log", "ab") as log:  # the child writes to its own copy of the file
+            procs.append((site, subprocess.Popen([str(ENTRYPOINT), "prepare"], env=site.env, cwd=ROOT, stdout=log,
+                                                 stderr=subprocess.STDOUT)))
+    codes = [(site, proc.wait()) for site, proc in procs]
+    for site, code in codes:
+        if code:
+            raise subprocess.CalledProcessError(code, f"{ENTRYPOINT} prepare ({site.name}; see {site.log_dir})")
 
 
 def stop_all(sites: list[Site], *roles: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:

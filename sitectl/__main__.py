@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from sitectl import ROOT, Site, directory_setting, make_site, stop_all
+from sitectl import ROOT, Site, directory_setting, make_site, prepare_all, stop_all
 
 MODES = ("demo", "demo-connected")
 
@@ -51,11 +51,10 @@ def demo(*, connected: bool = False) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, stop)
     try:
-        for site in sites:
-            print(f"Preparing {site.address} (migrate, seed)...", flush=True)
-            site.prepare()
-            if stopping:  # asked to stop while preparing: start nothing
-                return 0
+        print(f"Preparing {' and '.join(site.address for site in sites)} (migrate, seed)...", flush=True)
+        prepare_all(sites)
+        if stopping:  # asked to stop while preparing: start nothing
+            return 0
         for site in sites:
             site.start()
         for site in sites:
