@@ -264,7 +264,7 @@ class _ChangeTimes:
                 break
             if upto <= self._read:
                 continue
-            if self._read == 0 and upto == self.PAGES[0]:  # the read of every push: its statement built once
+            if not self._read:  # the first page, the read of every push: its statement built once
                 newest = _CHANGES_NEWEST.all(issue=self._issue.pk, sync=str(self._sync.id))
                 rows = [(c.created, c.items) for c in newest]
             else:
@@ -927,7 +927,7 @@ def synchronization_resume(*, synchronization: Synchronization) -> int:
 def _mapped_issues(sync: Synchronization) -> Iterator[tuple[Mapping, QuerySet[Issue]]]:
     """Each enabled mapping of the synchronization, with the issues of its project and types on this site."""
     me, _partner = sides(sync.role)
-    for mapping in Mapping.objects.filter(synchronization=sync, enabled=True, deleted_at__isnull=True):
+    for mapping in _MAPPINGS_ENABLED.all(sync=sync.pk):
         yield mapping, Issue.objects.filter(project__key=getattr(mapping, f"{me}_project"),
                                             issue_type__name__in=[p[me] for p in mapping.issue_types])
 
@@ -996,7 +996,7 @@ def missed_changes_push(*, now: datetime.datetime | None = None) -> int:
     now = now or timezone.now()
     mark = ChangesSwept.objects.filter(pk=1).first()
     since = (mark.started_at if mark else now - MISSED_FIRST_WINDOW) - MISSED_MARGIN
-    syncs = list(Synchronization.objects.filter(status=InvitationStatus.ACTIVE))
+    syncs = _ACTIVE.all()
     sent = _missed_push(syncs, since) if syncs and SiteConfiguration.load().is_enabled else 0
     # Moved on only once done: a sweep that stopped halfway is taken up again from the same point.
     ChangesSwept.objects.bulk_create([ChangesSwept(pk=1, started_at=now)], update_conflicts=True,  # one upsert:
@@ -1007,7 +1007,8 @@ def missed_changes_push(*, now: datetime.datetime | None = None) -> int:
 
 
 def _missed_push(syncs: list[Synchronization], since: datetime.datetime) -> int:
-    app_user_id = User.objects.filter(username=APP_USERNAME).values_list("pk", flat=True).first()
+    app = _APP_USER.first()
+    app_user_id = app.pk if app is not None else None
     sent = 0
     comments: dict[int, Comment] = {}
     gone_comments: dict[str, Issue | None] = {}
