@@ -100,18 +100,23 @@ class Site:
 
 
 def prepare_all(sites: list[Site]) -> None:
-    """Migrate and seed the sites side by side (each its own process and database); raise
-    CalledProcessError for the first that failed, once all have ended."""
+    """Migrate and seed the sites side by side (each its own process and database)."""
+    side_by_side(sites, lambda site: [str(ENTRYPOINT), "prepare"], log="prepare.log")
+
+
+def side_by_side(sites: list[Site], command: Callable[[Site], list[str]], *, log: str) -> None:
+    """Run each site's `command` in its environment, all at once, output to `log` in the site's log directory;
+    raise CalledProcessError for the first that failed, once all have ended."""
     procs = []
     for site in sites:
         site.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(site.log_dir / "prepare.log", "ab") as log:  # the child writes to its own copy of the file
-            procs.append((site, subprocess.Popen([str(ENTRYPOINT), "prepare"], env=site.env, cwd=ROOT, stdout=log,
+        with open(site.log_dir / log, "ab") as out:  # the child writes to its own copy of the file
+            procs.append((site, subprocess.Popen(command(site), env=site.env, cwd=ROOT, stdout=out,
                                                  stderr=subprocess.STDOUT)))
     codes = [(site, proc.wait()) for site, proc in procs]
     for site, code in codes:
         if code:
-            raise subprocess.CalledProcessError(code, f"{ENTRYPOINT} prepare ({site.name}; see {site.log_dir})")
+            raise subprocess.CalledProcessError(code, [*command(site), f"({site.name}: see {site.log_dir / log})"])
 
 
 def stop_all(sites: list[Site], *roles: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:

@@ -6,7 +6,6 @@ started through bin/site and ended by its process group at teardown.
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from typing import Any
 import psycopg
 import requests
 
-from sitectl import ROOT, Site, directory_setting, free_port, make_site, wait_for
+from sitectl import ROOT, Site, directory_setting, free_port, make_site, side_by_side, wait_for
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_BASE = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -68,12 +67,8 @@ class LiveSites:
                              **{**defaults, **env, **(site_env or {}).get(name, {})})
             self.sites[name] = site
         # Seeded side by side: each is a process of its own on a database of its own.
-        seeding = [subprocess.Popen([site.env["PYTHON"], str(ROOT / "manage.py"), "seed_site"], env=site.env, cwd=ROOT,
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for site in self.sites.values()]
-        for site, proc in zip(self.sites.values(), seeding, strict=True):
-            out, _ = proc.communicate(timeout=120)
-            if proc.returncode:
-                raise RuntimeError(f"seed_site of {site.name} failed: {out.decode(errors='replace')}")
+        side_by_side(list(self.sites.values()), lambda site: [site.env["PYTHON"], str(ROOT / "manage.py"), "seed_site"],
+                     log="seed.log")
 
     def __getitem__(self, name: str) -> Site:
         return self.sites[name]
