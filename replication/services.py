@@ -1053,6 +1053,6 @@ def issue_sync_now(*, issue: Issue) -> list[str]:
     for link in IssueLink.objects.filter(local_issue_id=str(issue.pk)).exclude(pending={}):
         if link.state != LinkState.ERROR:
             link_retry(link=link)
-    for sync in Synchronization.objects.filter(status=InvitationStatus.ACTIVE):
+    for sync in _ACTIVE.all():
         outcomes.append(issue_push(issue=issue.pk, synchronization=sync, everything=True))
     return outcomes
