@@ -6,6 +6,8 @@ import uuid
 from django.db import models
 from django.db.models.expressions import RawSQL
 
+from issuesync.prepared import PreparedSave
+
 
 class SiteKey(models.Model):
     """This site's Ed25519 signing key; the private half is encrypted at rest (Fernet)."""
@@ -38,7 +40,7 @@ class Link(models.Model):
         return f"{self.id} with {self.partner_address}"
 
 
-class LinkStream(models.Model):
+class LinkStream(PreparedSave, models.Model):
     """One ordered stream of a link: the last sequence sent and the last received."""
 
     link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="streams")
@@ -72,7 +74,7 @@ def state_is_not(state: DeliveryState) -> RawSQL:
     return RawSQL(f"state <> {STATE_SQL[state.name.lower()]}", (), output_field=models.BooleanField())
 
 
-class OutboxMessage(models.Model):
+class OutboxMessage(PreparedSave, models.Model):
     """A message to a partner, written in the same transaction as the change it announces.
 
     The row is the truth; a Celery task is only the doorbell that says "deliver it now".

@@ -128,3 +128,102 @@ def _build(queryset: QuerySet[M], using: str, *, first: bool) -> _Built:
         populators=get_related_populators(klass_info, compiler.select, using),  # type: ignore[call-arg]  # 5.2's
         locks=bool(queryset.query.select_for_update) and connections[using].features.has_select_for_update,
     )
+
+
+class PreparedSave:
+    """A model's saves with their UPDATE and INSERT statements written once per process, not built per save.
+
+    Mixed into a model (`class Issue(PreparedSave, models.Model)`), it changes only how `save()` and
+    `create()` reach the database: Django still runs the model's own `save()`, its signals, each field's
+    `pre_save` (auto_now) and `get_db_prep_save`, and decides between UPDATE and INSERT as always. The
+    statement for a table and a set of columns is written once; each save binds its values. A save the
+    statement cannot say as the ORM would (a value that is an expression, a field with a placeholder of
+    its own, a filtering base manager, `select_on_save`, a raw save) goes through the ORM unchanged.
+    """
+
+    _meta: Any
+
+    # Django 5.2 calls these two positionally (Model._save_table); any other call goes to the ORM as it is.
+    def _do_update(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != 6:
+            return super()._do_update(*args, **kwargs)  # type: ignore[misc]
+        base_qs, using, pk_val, values, _update_fields, _forced = args
+        if (not values or self._meta.select_on_save or base_qs.query.where
+                or any(_expression(value) or _placeholder(field) for field, _, value in values)):
+            return super()._do_update(*args)  # type: ignore[misc]
+        connection: Any = connections[using]
+        fields = tuple(field for field, _, _ in values)
+        sql = _update_sql(self._meta, fields, using)
+        params = [field.get_db_prep_save(value, connection=connection) for field, _, value in values]
+        params.append(self._meta.pk.get_db_prep_value(pk_val, connection, prepared=False))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return bool(cursor.rowcount > 0)
+
+    def _do_insert(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != 5:
+            return super()._do_insert(*args, **kwargs)  # type: ignore[misc]
+        _manager, using, fields, returning_fields, raw = args
+        connection: Any = connections[using]
+        if (raw or not fields or any(_placeholder(f) or _expression(getattr(self, f.attname)) for f in fields)
+                or (returning_fields and not connection.features.can_return_columns_from_insert)):
+            return super()._do_insert(*args)  # type: ignore[misc]
+        values = [f.pre_save(self, True) for f in fields]  # as the insert compiler does (auto_now_add)
+        if any(_expression(v) for v in values):
+            return super()._do_insert(*args)  # type: ignore[misc]
+        sql, returning_params, converters = _insert_sql(self._meta, tuple(fields), tuple(returning_fields or ()), using)
+        params = [f.get_db_prep_save(v, connection=connection) for f, v in zip(fields, values, strict=True)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            if not returning_fields:
+                return []
+            row = list(connection.ops.fetch_returned_insert_columns(cursor, returning_params))
+        for position, (expression, field_converters) in converters.items():
+            for converter in field_converters:
+                row[position] = converter(row[position], expression, connection)
+        return [tuple(row)]
+
+
+def _expression(value: Any) -> bool:
+    return hasattr(value, "resolve_expression") or hasattr(value, "prepare_database_save")
+
+
+def _placeholder(field: Any) -> bool:
+    return hasattr(field, "get_placeholder")
+
+
+_statements: dict[tuple[Any, ...], Any] = {}
+
+
+def _update_sql(meta: Any, fields: tuple[Any, ...], using: str) -> str:
+    key = ("update", meta.label, fields, using)
+    sql = _statements.get(key)
+    if sql is None:
+        qn = connections[using].ops.quote_name
+        table = qn(meta.db_table)
+        assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+        sql = _statements[key] = f"UPDATE {table} SET {assignments} WHERE {table}.{qn(meta.pk.column)} = %s"
+    return str(sql)
+
+
+def _insert_sql(meta: Any, fields: tuple[Any, ...], returning: tuple[Any, ...], using: str
+                ) -> tuple[str, Any, dict[int, tuple[Any, list[Any]]]]:
+    key = ("insert", meta.label, fields, returning, using)
+    built = _statements.get(key)
+    if built is None:
+        connection: Any = connections[using]
+        qn = connection.ops.quote_name
+        columns = ", ".join(qn(f.column) for f in fields)
+        sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+        returning_params: Any = ()
+        if returning:
+            returning_sql, returning_params = connection.ops.return_insert_columns(list(returning))
+            sql = f"{sql} {returning_sql}"
+        converters = {}  # what the insert compiler applies to the returned columns
+        for position, field in enumerate(returning):
+            expression = field.get_col(meta.db_table)
+            found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+            if found:
+                converters[position] = (expression, found)
+        built = _statements[key] = (sql, returning_params, converters)
+    return built  # type: ignore[no-any-return]

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import models
 
-from issuesync.prepared import Prepared
+from issuesync.prepared import Prepared, PreparedSave
 from jira.adf import adf_to_text
 
 
@@ -212,7 +212,7 @@ class IssueCounter(models.Model):
         return f"{self.project_id}: {self.last_number}"
 
 
-class Issue(models.Model):
+class Issue(PreparedSave, models.Model):
     """A Jira issue. Its REST id is the primary key as a string of digits; its key is `PROJ-N`."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="issues")
@@ -277,7 +277,7 @@ class Comment(models.Model):
         return f"Comment {self.pk} on {self.issue_id}"
 
 
-class Changelog(models.Model):
+class Changelog(PreparedSave, models.Model):
     """One change to an issue: who, when, from where, and its items as Jira shows them.
 
     `items` is a list of `{"field", "fieldtype", "fieldId", "from", "fromString", "to", "toString"}`.

@@ -10,6 +10,7 @@ import uuid
 
 from django.db import models
 
+from issuesync.prepared import PreparedSave
 from synchronizations.models import Synchronization
 
 
@@ -20,7 +21,7 @@ class LinkState(models.TextChoices):
     PAUSED = "paused", "Paused"
 
 
-class IssueLink(models.Model):
+class IssueLink(PreparedSave, models.Model):
     """One local issue and its partner issue, within one synchronization.
 
     `fields` is the last synchronized state of every mapped field, by this site's field id:
