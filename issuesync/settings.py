@@ -187,6 +187,7 @@ AXES_RESET_ON_SUCCESS = True
 # Attempts made while locked do not extend the lock: it ends when the message says it does.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "issuesync.lockout.lockout_response"
+AXES_HANDLER = "issuesync.lockout.LockoutHandler"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "synchronizations:list"
 LOGOUT_REDIRECT_URL = "login"

@@ -119,3 +119,35 @@ def test_it_locks_the_jira_rest_api_s_token_logins_with_jira_s_error_shape(admin
     assert call(token)[0] == 429  # the right token too, while locked
     _move_time_past_the_lock()
     assert call(token)[0] == 200
+
+
+def test_the_handler_counts_recent_failures_as_axes_own_database_handler_does(admin: User) -> None:
+    """issuesync.lockout.LockoutHandler reads the count with a statement of its own: the same number as
+    axes' handler, for each state the attempts can be in."""
+    from axes.handlers.database import AxesDatabaseHandler
+    from django.test import RequestFactory
+    from django.utils import timezone
+
+    from issuesync.lockout import LockoutHandler
+
+    def counts(ip: str = "10.0.0.1", username: str = "admin") -> tuple[int, int]:
+        request = RequestFactory().post("/login/")
+        request.axes_ip_address, request.axes_user_agent = ip, "agent"  # type: ignore[attr-defined]
+        request.axes_attempt_time = timezone.now()  # type: ignore[attr-defined]
+        credentials = {"username": username}
+        return (LockoutHandler().get_failures(request, credentials),
+                AxesDatabaseHandler().get_failures(request, credentials))
+
+    assert counts() == (0, 0)
+    now = timezone.now()
+    for n, (ip, user, failures, ago) in enumerate((
+            ("10.0.0.1", "admin", 3, 0), ("10.0.0.1", "admin", 2, 60), ("10.0.0.2", "admin", 5, 0),
+            ("10.0.0.1", "grace", 7, 0), ("10.0.0.1", "admin", 9, settings.AXES_COOLOFF_TIME.total_seconds() + 5))):
+        made = AccessAttempt.objects.create(username=user, ip_address=ip, user_agent=f"agent {n}",
+                                            failures_since_start=failures, get_data="", post_data="",
+                                            http_accept="", path_info="/login/")
+        # attempt_time is set when an attempt is made (auto_now_add): moved back as _move_time_past_the_lock does
+        AccessAttempt.objects.filter(pk=made.pk).update(attempt_time=now - timedelta(seconds=ago))
+    assert counts() == (5, 5)  # the two recent ones of this username from this address; not the expired one
+    assert counts(ip="10.0.0.2") == (5, 5) and counts(username="grace") == (7, 7)
+    assert counts(ip="10.0.0.9") == (0, 0) and counts(username="") == counts(username="")  # axes' own without a name
