@@ -107,13 +107,18 @@ def priorities_ensure() -> None:
         Priority.objects.get_or_create(name=name, defaults={"position": position, "colour": colour})
 
 
+def statuses_ensure() -> dict[str, Status]:
+    """The default statuses (a migration makes them), by name."""
+    return {name: Status.objects.get_or_create(name=name, defaults={"category": cat})[0]
+            for name, cat in DEFAULT_STATUSES}
+
+
 def workflow_ensure(*, project: Project) -> Workflow:
     """The project's workflow, created as the default one when it has none."""
     existing = Workflow.objects.select_related("initial_status").filter(project=project).first()
     if existing:
         return existing
-    statuses = {name: Status.objects.get_or_create(name=name, defaults={"category": cat})[0]
-                for name, cat in DEFAULT_STATUSES}
+    statuses = statuses_ensure()
     with transaction.atomic():
         workflow, created = Workflow.objects.get_or_create(project=project,
                                                            defaults={"initial_status": statuses["To Do"]})

@@ -31,7 +31,10 @@ def site(db: None) -> Site:
     member = User.objects.create_user("member", "member@example.com", "member", first_name="Team",
                                       last_name="Member")
     other = User.objects.create_user("grace", "grace@example.com", "grace", first_name="Grace", last_name="Hopper")
-    services.priorities_ensure()  # a migration made them, but a test that flushed the database took them
+    # A migration made the priorities and statuses, but a test that flushed the database (one of
+    # transaction=True, run before on the same database) took them.
+    services.priorities_ensure()
+    services.statuses_ensure()
     return Site(
         admin=admin, member=member, other=other,
         alpha=Project.objects.create(key="ALPHA", name="Alpha Platform"),
