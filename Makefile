@@ -44,8 +44,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports
 
+# On every core, a test file to a worker (its module's live sites started once); `pytest` alone runs serially.
 test: $(STAMP) browser axe lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV) var artifacts node_modules
