@@ -1,11 +1,13 @@
 """Issue sync latency: edits made on alpha through Jira's REST API, applied on beta by issue sync.
 
     .venv/bin/python -m bench.issuesync [--edits 1000] [--issues 50] [--clients 4] [--broker redis|embedded]
-        [--profile DIR]
+        [--rate EDITS_PER_S] [--profile DIR]
 
 Two live sites with one Active synchronization mapping ALPHA and BETA bugs (summary both ways).
 `--issues` issues are created on alpha and copied to beta first (not measured); then `--edits`
-summary edits are made on alpha by `--clients` concurrent API clients, as fast as the API answers.
+summary edits are made on alpha by `--clients` concurrent API clients, as fast as the API answers
+(with `--rate`, edit n starts n/rate seconds after the first instead, as long as a client is free: the
+pipeline's time at a load that leaves the machine headroom).
 Commit -> applied = the time beta's changelog records the applied value minus the time alpha's
 changelog recorded the edit (one machine, one clock). Peak RSS = VmHWM of every process of both sites.
 """
@@ -86,6 +88,8 @@ def main() -> None:
     ap.add_argument("--issues", type=int, default=50)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--broker", default="redis", choices=["redis", "embedded"])
+    ap.add_argument("--rate", type=float, default=0,
+                    help="edits started per second (default: as fast as the API answers)")
     ap.add_argument("--profile", metavar="DIR",
                     help="py-spy on alpha's web (the edits), alpha's worker and beta's web during the edits")
     args = ap.parse_args()
@@ -104,6 +108,8 @@ def main() -> None:
         since = time.time()
 
         def edit(n: int) -> float:
+            if args.rate:
+                time.sleep(max(0.0, t0 + n / args.rate - time.monotonic()))
             t = time.monotonic()
             r = rest.put(f"{alpha.url}/rest/api/3/issue/{keys[n % len(keys)]}",
                          json={"fields": {"summary": f"Edit {n}"}}, timeout=60)
@@ -126,8 +132,9 @@ def main() -> None:
         sent: dict[str, Any] = shell_json(alpha, SUMMARIES.format(since=since))
         applied: dict[str, Any] = shell_json(beta, SUMMARIES.format(since=since))
         lat = [(applied[v] - sent[v]) * 1000 for v in sent if v in applied]
-        print(f"issue sync, broker={args.broker}: {args.edits} edits of {len(keys)} issues by {args.clients} clients "
-              f"in {made_s:.1f}s ({args.edits / made_s:.0f} edits/s); API PUT: {summary(api_ms)}")
+        pace = f" at {args.rate:g} a second" if args.rate else ""
+        print(f"issue sync, broker={args.broker}: {args.edits} edits of {len(keys)} issues by {args.clients} "
+              f"clients{pace} in {made_s:.1f}s ({args.edits / made_s:.0f} edits/s); API PUT: {summary(api_ms)}")
         print(f"  commit -> applied on beta: {summary(lat)}; {len(lat)} of {len(sent)} values applied "
               f"(the rest superseded before they were sent)")
         print(f"  p50 {pct(lat, 50):.1f} ms (target <= 50), p99 {pct(lat, 99):.1f} ms (target <= 1000)")
