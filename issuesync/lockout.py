@@ -71,10 +71,10 @@ def _failures_since(values: dict[str, str], threshold: Any) -> int:
     sql = _FAILURES.get((using, names))
     if sql is None:
         qn, meta = connection.ops.quote_name, AccessAttempt._meta
-        where = " AND ".join(f"{qn(meta.get_field(n).column)} = %s" for n in (*names, "attempt_time"))
-        where = where.replace(f"{qn('attempt_time')} = %s", f"{qn('attempt_time')} >= %s")
+        conditions = [f"{qn(meta.get_field(n).column)} = %s" for n in names]
+        conditions.append(f"{qn(meta.get_field('attempt_time').column)} >= %s")
         sql = _FAILURES[(using, names)] = (f"SELECT SUM({qn(meta.get_field('failures_since_start').column)}) "
-                                           f"FROM {qn(meta.db_table)} WHERE {where}")
+                                           f"FROM {qn(meta.db_table)} WHERE {' AND '.join(conditions)}")
     params = [AccessAttempt._meta.get_field(n).get_db_prep_value(v, connection, prepared=False)
               for n, v in (*values.items(), ("attempt_time", threshold))]
     with connection.cursor() as cursor:
