@@ -15,6 +15,7 @@ rows of its model (no values(), no prefetch_related) and its shape must not depe
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,11 +166,11 @@ class PreparedSave:
             return super()._do_insert(*args, **kwargs)  # type: ignore[misc]
         _manager, using, fields, returning_fields, raw = args
         connection: Any = connections[using]
-        if (raw or not fields or any(_placeholder(f) or _expression(getattr(self, f.attname)) for f in fields)
+        if (raw or not fields or any(_placeholder(f) for f in fields)
                 or (returning_fields and not connection.features.can_return_columns_from_insert)):
             return super()._do_insert(*args)  # type: ignore[misc]
         values = [f.pre_save(self, True) for f in fields]  # as the insert compiler does (auto_now_add)
-        if any(_expression(v) for v in values):
+        if any(_expression(v) for v in values):  # (the compiler calls pre_save again: the same value)
             return super()._do_insert(*args)  # type: ignore[misc]
         sql, returning_params, converters = _insert_sql(self._meta, tuple(fields), tuple(returning_fields or ()), using)
         params = [f.get_db_prep_save(v, connection=connection) for f, v in zip(fields, values, strict=True)]
@@ -192,38 +193,30 @@ def _placeholder(field: Any) -> bool:
     return hasattr(field, "get_placeholder")
 
 
-_statements: dict[tuple[Any, ...], Any] = {}
-
-
+# Each statement is written once per model, set of columns and database.
+@functools.cache
 def _update_sql(meta: Any, fields: tuple[Any, ...], using: str) -> str:
-    key = ("update", meta.label, fields, using)
-    sql = _statements.get(key)
-    if sql is None:
-        qn = connections[using].ops.quote_name
-        table = qn(meta.db_table)
-        assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-        sql = _statements[key] = f"UPDATE {table} SET {assignments} WHERE {table}.{qn(meta.pk.column)} = %s"
-    return str(sql)
+    qn = connections[using].ops.quote_name
+    table = qn(meta.db_table)
+    assignments = ", ".join(f"{qn(f.column)} = %s" for f in fields)
+    return f"UPDATE {table} SET {assignments} WHERE {table}.{qn(meta.pk.column)} = %s"
 
 
+@functools.cache
 def _insert_sql(meta: Any, fields: tuple[Any, ...], returning: tuple[Any, ...], using: str
                 ) -> tuple[str, Any, dict[int, tuple[Any, list[Any]]]]:
-    key = ("insert", meta.label, fields, returning, using)
-    built = _statements.get(key)
-    if built is None:
-        connection: Any = connections[using]
-        qn = connection.ops.quote_name
-        columns = ", ".join(qn(f.column) for f in fields)
-        sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
-        returning_params: Any = ()
-        if returning:
-            returning_sql, returning_params = connection.ops.return_insert_columns(list(returning))
-            sql = f"{sql} {returning_sql}"
-        converters = {}  # what the insert compiler applies to the returned columns
-        for position, field in enumerate(returning):
-            expression = field.get_col(meta.db_table)
-            found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-            if found:
-                converters[position] = (expression, found)
-        built = _statements[key] = (sql, returning_params, converters)
-    return built  # type: ignore[no-any-return]
+    connection: Any = connections[using]
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    sql = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+    returning_params: Any = ()
+    if returning:
+        returning_sql, returning_params = connection.ops.return_insert_columns(list(returning))
+        sql = f"{sql} {returning_sql}"
+    converters = {}  # what the insert compiler applies to the returned columns
+    for position, field in enumerate(returning):
+        expression = field.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
+        if found:
+            converters[position] = (expression, found)
+    return sql, returning_params, converters
