@@ -8,6 +8,7 @@ deleting it). Pages get the login page with the reason, APIs a JSON 429 with the
 """
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -18,10 +19,12 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_parameters, get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.db import connections, router
+from django.db import router
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework.response import Response
+
+from issuesync.prepared import Param, Prepared
 
 API_PREFIXES = ("/api/", "/rest/")
 
@@ -40,8 +43,8 @@ class LockoutBackend(AxesStandaloneBackend):
 
 
 class LockoutHandler(AxesDatabaseHandler):
-    """axes' database handler (AXES_HANDLER), with the count of recent failures that every login asks
-    for read by one statement written once per process.
+    """axes' database handler (AXES_HANDLER), with the attempts that every login counts read by a
+    statement built once per process (issuesync.prepared).
 
     axes builds that query with the ORM on each login, the API's included, where building it took more
     than the database's answer (docs/benchmarks.md). The count is the same: the failures since the
@@ -56,31 +59,19 @@ class LockoutHandler(AxesDatabaseHandler):
         if (axes_settings.AXES_COOLOFF_TIME is None or not parameters
                 or any(not isinstance(value, str) or not value for kw in parameters for value in kw.values())):
             return int(super().get_failures(request, credentials))
-        threshold = get_cool_off_threshold(request)
-        return max(_failures_since(kw, threshold) for kw in parameters)
+        since = get_cool_off_threshold(request)
+        using = router.db_for_read(AccessAttempt)
+        return max(sum(a.failures_since_start for a in _recent_attempts(tuple(kw)).all(using, since=since, **kw))
+                   for kw in parameters)
 
 
-_FAILURES: dict[tuple[str, tuple[str, ...]], str] = {}
-
-
-def _failures_since(values: dict[str, str], threshold: Any) -> int:
-    """SUM(failures_since_start) of the attempts matching `values` made at or after `threshold`."""
-    using = router.db_for_read(AccessAttempt)
-    connection = connections[using]
-    names = tuple(values)
-    sql = _FAILURES.get((using, names))
-    if sql is None:
-        qn, meta = connection.ops.quote_name, AccessAttempt._meta
-        conditions = [f"{qn(meta.get_field(n).column)} = %s" for n in names]
-        conditions.append(f"{qn(meta.get_field('attempt_time').column)} >= %s")
-        sql = _FAILURES[(using, names)] = (f"SELECT SUM({qn(meta.get_field('failures_since_start').column)}) "
-                                           f"FROM {qn(meta.db_table)} WHERE {' AND '.join(conditions)}")
-    params = [AccessAttempt._meta.get_field(n).get_db_prep_value(v, connection, prepared=False)
-              for n, v in (*values.items(), ("attempt_time", threshold))]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        (total,) = cursor.fetchone()
-    return int(total or 0)
+@functools.cache
+def _recent_attempts(names: tuple[str, ...]) -> Prepared[AccessAttempt]:
+    """The attempts matching a lockout parameter set (`names`: their values) made at or after `since`."""
+    field = AccessAttempt._meta.get_field
+    return Prepared(lambda: AccessAttempt.objects.filter(
+        attempt_time__gte=Param("since", field("attempt_time")),
+        **{name: Param(name, field(name)) for name in names}).only("failures_since_start"))
 
 
 def lockout_message() -> str:
