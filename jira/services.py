@@ -453,30 +453,44 @@ def issue_update(*, actor: User | None, origin: Origin, issue: Issue | int, fiel
 
     An edit that changes nothing records nothing and sends no signal. `locked`: `issue` is the row as the
     caller's open transaction read it under its lock (`issue_locked`), and unchanged since: it is edited as
-    it is, not read again (the caller must not use it again if this raises).
+    it is, not read again (the caller must not use it again if this raises). Every check comes before the
+    first write, so a locked edit needs no savepoint of its own: a refusal leaves the caller's transaction
+    as it was (a partner's apply then tries the fields one by one).
     """
     _check_actor(actor)
     cfs = jf.custom_fields_by_id()
+    if locked and isinstance(issue, Issue):
+        if not transaction.get_connection().in_atomic_block:
+            raise transaction.TransactionManagementError("a locked issue is edited in its caller's transaction")
+        return _update(issue, actor=actor, origin=origin, fields=fields, update=update, plain_text=plain_text,
+                       expected_version=expected_version, cfs=cfs)
     with transaction.atomic():
-        issue = issue if locked and isinstance(issue, Issue) else issue_locked(issue)
-        if expected_version is not None and issue.version != expected_version:
-            raise FieldErrors(messages=["The issue was changed by someone else: reload it and try again."], status=409)
-        errors = FieldErrors()
+        return _update(issue_locked(issue), actor=actor, origin=origin, fields=fields, update=update,
+                       plain_text=plain_text, expected_version=expected_version, cfs=cfs)
 
-        def current(field_id: str) -> Any:
-            if field_id == "labels":
-                return issue.labels
-            return issue.custom_fields.get(field_id)
 
-        raw = _collect(fields or {}, update or {}, current, errors)
-        values = _clean(raw, plain_text=plain_text, cfs=cfs, creating=False, errors=errors)
-        if errors:
-            raise errors
-        items = _assign(issue, values, cfs)
-        if not items:
-            return issue
-        changelog = _changed(issue, items, actor=actor, origin=origin, now=timezone.now())
-        _emit(IssueChange(IssueEvent.UPDATED, issue, origin, changelog=changelog))
+def _update(issue: Issue, *, actor: User | None, origin: Origin, fields: dict[str, Any] | None,
+            update: dict[str, Any] | None, plain_text: bool, expected_version: int | None,
+            cfs: Mapping[str, CustomField]) -> Issue:
+    """`issue_update` of the row read under its lock, in the caller's transaction: checks, then writes."""
+    if expected_version is not None and issue.version != expected_version:
+        raise FieldErrors(messages=["The issue was changed by someone else: reload it and try again."], status=409)
+    errors = FieldErrors()
+
+    def current(field_id: str) -> Any:
+        if field_id == "labels":
+            return issue.labels
+        return issue.custom_fields.get(field_id)
+
+    raw = _collect(fields or {}, update or {}, current, errors)
+    values = _clean(raw, plain_text=plain_text, cfs=cfs, creating=False, errors=errors)
+    if errors:
+        raise errors
+    items = _assign(issue, values, cfs)
+    if not items:
+        return issue
+    changelog = _changed(issue, items, actor=actor, origin=origin, now=timezone.now())
+    _emit(IssueChange(IssueEvent.UPDATED, issue, origin, changelog=changelog))
     return issue
 
 

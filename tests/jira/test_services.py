@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 
 from jira import services
 from jira.fields import FieldErrors
@@ -124,6 +127,25 @@ def test_a_bad_edit_changes_nothing(site: Site) -> None:
                               fields={"summary": "Fine", site.severity.field_id: {"value": "Nope"}})
     issue.refresh_from_db()
     assert issue.summary == "Crash on save" and issue.version == 1 and not Changelog.objects.exists()
+
+
+def test_a_locked_edit_writes_in_its_callers_transaction_and_a_refused_one_leaves_it_usable(
+        site: Site, transactional_db: None) -> None:
+    issue = _create(site)
+    origin = Origin.person(site.member.pk)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        locked = services.issue_locked(issue.pk)
+        with pytest.raises(FieldErrors):
+            services.issue_update(actor=site.member, origin=origin, issue=locked, locked=True,
+                                  fields={"summary": "Fine", site.severity.field_id: {"value": "Nope"}})
+        # Refused before any write: the caller's transaction goes on (a partner's apply then tries each field).
+        services.issue_update(actor=site.member, origin=origin, issue=services.issue_locked(issue.pk), locked=True,
+                              fields={"summary": "Fine"})
+    assert not [q["sql"] for q in queries.captured_queries if "SAVEPOINT" in q["sql"]]
+    issue.refresh_from_db()
+    assert issue.summary == "Fine" and issue.version == 2 and Changelog.objects.filter(issue=issue).count() == 1
+    with pytest.raises(TransactionManagementError):  # a locked row is edited in the transaction that locked it
+        services.issue_update(actor=site.member, origin=origin, issue=issue, locked=True, fields={"summary": "No"})
 
 
 def test_status_changes_only_through_a_transition_of_the_workflow(site: Site) -> None:
