@@ -29,6 +29,7 @@ from invitations.messages import (
     envelope_from,
 )
 from invitations.models import InboundMessage, Link
+from issuesync.prepared import Param, Prepared
 from jira.models import SiteConfiguration
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,12 @@ def _link_ids(values: Iterable[Any]) -> list[uuid.UUID]:
     return ids
 
 
+# Read for every partner's request (issuesync.prepared).
+_PINNED = Prepared(lambda: Link.objects.filter(
+    pk=Param("pk", Link._meta.pk), partner_address=Param("sender", Link._meta.get_field("partner_address")),
+    partner_key_id=Param("key_id", Link._meta.get_field("partner_key_id"))).only("partner_public_key_pem"))
+
+
 def _trusted_key(sender: str, key_id: str, link_ids: Iterable[Any], request: HttpRequest) -> JsonResponse | str:
     """The public key (PEM) to verify the request with, or the refusal.
 
@@ -165,8 +172,13 @@ def _trusted_key(sender: str, key_id: str, link_ids: Iterable[Any], request: Htt
     fetched for that key id, a key id still not the published one is refused. Whether a named link
     exists is not told: both ways end in the same signature check.
     """
-    pinned = (Link.objects.filter(pk__in=_link_ids(link_ids), partner_address=sender, partner_key_id=key_id)
-              .values_list("partner_public_key_pem", flat=True).first())
+    ids = _link_ids(link_ids)
+    if len(ids) == 1:  # a request names one link, nearly always: its statement is built once
+        link = _PINNED.first(pk=ids[0], sender=sender, key_id=key_id)
+        pinned = link.partner_public_key_pem if link is not None else None
+    else:
+        pinned = (Link.objects.filter(pk__in=ids, partner_address=sender, partner_key_id=key_id)
+                  .values_list("partner_public_key_pem", flat=True).first())
     if pinned is not None:
         return pinned
     kept = partner_key_kept(sender)

@@ -500,9 +500,13 @@ def comments_send(*, sync: Synchronization, link: IssueLink, comments: list[Comm
     return sum(len(group) for group in groups)
 
 
+_OTHER_ACTIVE = Prepared(lambda: Synchronization.objects.filter(status=InvitationStatus.ACTIVE)
+                         .exclude(pk=Param("sync", Synchronization._meta.pk)).only("pk"))  # every partner's request
+
+
 def others_active(sync_id: str) -> bool:
     """Whether the site has an active synchronization other than this one."""
-    return Synchronization.objects.filter(status=InvitationStatus.ACTIVE).exclude(pk=sync_id).exists()
+    return _OTHER_ACTIVE.first(sync=sync_id) is not None
 
 
 _ACTIVE = Prepared(lambda: Synchronization.objects.filter(status=InvitationStatus.ACTIVE))  # read on every change
