@@ -39,7 +39,7 @@ def on_issue_changed(sender: Any, change: IssueChange, **kwargs: Any) -> None:
         services.comment_push(comment=change.comment, issue=change.issue,
                               deleted=change.event == IssueEvent.COMMENT_DELETED, skip_sync=skip)
     else:
-        services.issue_changed_push(issue=change.issue, skip_sync=skip)
+        services.issue_changed_push(issue=change.issue, skip_sync=skip, change=change.changelog)
 
 
 def _others_active(sync_id: str) -> bool:

@@ -248,15 +248,21 @@ class _ChangeTimes:
 
     Read from the issue's newest changelog rows on, a few at a time and only as far as a field asked for
     needs (nearly always the newest row: the edit being sent), never more than the newest 200 rows.
+    `newest`: the change being sent, as its service wrote it; while it is still the issue's latest (the
+    issue's `updated` is its time), its fields need no read.
     """
 
     PAGES = (8, 200)  # rows read in all after each read
 
-    def __init__(self, issue: Issue, sync: Synchronization) -> None:
+    def __init__(self, issue: Issue, sync: Synchronization, newest: Changelog | None = None) -> None:
         self._issue, self._sync = issue, sync
         self._times: dict[str, datetime.datetime] = {}
         self._read = 0
         self._all_read = False
+        if (newest is not None and newest.issue_id == issue.pk and newest.created == issue.updated
+                and not (newest.origin_kind == "partner" and newest.origin_ref == str(sync.id))):
+            for item in newest.items or []:
+                self._times.setdefault(str(item.get("fieldId")), newest.created)
 
     def get(self, field: str, default: datetime.datetime) -> datetime.datetime:
         for upto in self.PAGES:
@@ -310,11 +316,13 @@ def _error(link: IssueLink, message: str) -> None:
     link.attempts += 1
 
 
-def issue_push(*, issue: Issue | int, synchronization: Synchronization, everything: bool = False) -> str:
+def issue_push(*, issue: Issue | int, synchronization: Synchronization, everything: bool = False,
+               change: Changelog | None = None) -> str:
     """Send this issue's mapped changes to the partner of one synchronization, if it matches.
 
     Returns what happened: "sent", "unchanged", "not matching", "paused", "waiting" (behind an error).
     `everything`: send every mapped field again (its clock unchanged, so the partner only fills gaps).
+    `change`: the change that asks for this push, when known (its fields' times are not read again).
     """
     issue_pk = issue if isinstance(issue, int) else issue.pk
     with transaction.atomic():
@@ -356,7 +364,7 @@ def issue_push(*, issue: Issue | int, synchronization: Synchronization, everythi
                 if everything:
                     fields[local] = held
                 continue
-            times = times if times is not None else _ChangeTimes(current, sync)
+            times = times if times is not None else _ChangeTimes(current, sync, change)
             fields[local] = {"v": value, "c": _dirty_clock(current, local, held, sync, times)}
         was_paused = link.state == LinkState.PAUSED
         if not fields and not created and not everything:
@@ -512,11 +520,12 @@ def others_active(sync_id: str) -> bool:
 _ACTIVE = Prepared(lambda: Synchronization.objects.filter(status=InvitationStatus.ACTIVE))  # read on every change
 
 
-def issue_changed_push(*, issue: Issue, skip_sync: str = "") -> None:
-    """After any change of a local issue: push it along every active synchronization but the one it came from."""
+def issue_changed_push(*, issue: Issue, skip_sync: str = "", change: Changelog | None = None) -> None:
+    """After any change of a local issue (`change`, its changelog entry, if it has one): push it along every
+    active synchronization but the one it came from."""
     for sync in _ACTIVE.all():
         if str(sync.pk) != skip_sync:
-            issue_push(issue=issue.pk, synchronization=sync)
+            issue_push(issue=issue.pk, synchronization=sync, change=change)
 
 
 # --- Receiving ----------------------------------------------------------------------------------
