@@ -255,8 +255,8 @@ def test_a_partners_changes_in_one_request_ask_once_whether_another_synchronizat
         return [q["sql"] for q in queries.captured_queries]
 
     def asked(sqls: list[str]) -> int:
-        return sum(q.startswith('SELECT "synchronizations_synchronization"."id" FROM "synchronizations_synchronization"')
-                   and " NOT (" in q for q in sqls)
+        table = '"synchronizations_synchronization"'
+        return sum(q.startswith(f'SELECT {table}."id" FROM {table}') and " NOT (" in q for q in sqls)
 
     # Four comments announced after commit: asked once in a request (the inbox's), each time outside one.
     sqls = announced(bundle, in_request=True)
