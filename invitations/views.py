@@ -154,7 +154,7 @@ def _link_ids(values: Iterable[Any]) -> list[uuid.UUID]:
     return ids
 
 
-# Read for every partner's request (issuesync.prepared).
+# Read for every partner's request, once for each link it names (issuesync.prepared).
 _PINNED = Prepared(lambda: Link.objects.filter(
     pk=Param("pk", Link._meta.pk), partner_address=Param("sender", Link._meta.get_field("partner_address")),
     partner_key_id=Param("key_id", Link._meta.get_field("partner_key_id"))).only("partner_public_key_pem"))
@@ -172,15 +172,10 @@ def _trusted_key(sender: str, key_id: str, link_ids: Iterable[Any], request: Htt
     fetched for that key id, a key id still not the published one is refused. Whether a named link
     exists is not told: both ways end in the same signature check.
     """
-    ids = _link_ids(link_ids)
-    if len(ids) == 1:  # a request names one link, nearly always: its statement is built once
-        link = _PINNED.first(pk=ids[0], sender=sender, key_id=key_id)
-        pinned = link.partner_public_key_pem if link is not None else None
-    else:
-        pinned = (Link.objects.filter(pk__in=ids, partner_address=sender, partner_key_id=key_id)
-                  .values_list("partner_public_key_pem", flat=True).first())
-    if pinned is not None:
-        return pinned
+    for pk in sorted(set(_link_ids(link_ids))):  # in id order; a request names one link, nearly always
+        link = _PINNED.first(pk=pk, sender=sender, key_id=key_id)
+        if link is not None:
+            return link.partner_public_key_pem
     kept = partner_key_kept(sender)
     if kept is not None and kept.key_id == key_id:
         return kept.public_key_pem
