@@ -104,16 +104,26 @@ def prepare_all(sites: list[Site]) -> None:
     side_by_side(sites, lambda site: [str(ENTRYPOINT), "prepare"], log="prepare.log")
 
 
-def side_by_side(sites: list[Site], command: Callable[[Site], list[str]], *, log: str) -> None:
+def side_by_side(sites: list[Site], command: Callable[[Site], list[str]], *, log: str,
+                 timeout: float | None = None) -> None:
     """Run each site's `command` in its environment, all at once, output to `log` in the site's log directory;
-    raise CalledProcessError for the first that failed, once all have ended."""
+    raise CalledProcessError for the first that failed, once all have ended. With `timeout` (seconds, from the
+    start), a command still running then is killed, and TimeoutExpired raised."""
     procs = []
     for site in sites:
         site.log_dir.mkdir(parents=True, exist_ok=True)
         with open(site.log_dir / log, "ab") as out:  # the child writes to its own copy of the file
             procs.append((site, subprocess.Popen(command(site), env=site.env, cwd=ROOT, stdout=out,
                                                  stderr=subprocess.STDOUT)))
-    codes = [(site, proc.wait()) for site, proc in procs]
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        codes = [(site, proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic())))
+                 for site, proc in procs]
+    except subprocess.TimeoutExpired:
+        for _, proc in procs:
+            proc.kill()
+            proc.wait()
+        raise
     for site, code in codes:
         if code:
             raise subprocess.CalledProcessError(code, [*command(site), f"({site.name}: see {site.log_dir / log})"])

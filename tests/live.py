@@ -68,7 +68,7 @@ class LiveSites:
             self.sites[name] = site
         # Seeded side by side: each is a process of its own on a database of its own.
         side_by_side(list(self.sites.values()), lambda site: [site.env["PYTHON"], str(ROOT / "manage.py"), "seed_site"],
-                     log="seed.log")
+                     log="seed.log", timeout=120)
 
     def __getitem__(self, name: str) -> Site:
         return self.sites[name]
